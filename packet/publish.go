@@ -1,0 +1,142 @@
+package packet
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Publish carries an application message (§3.3), in either direction.
+//
+// A Publish returned by a Reader borrows the Reader's buffer: Payload is
+// valid until the next ReadPacket. Use Clone to keep it.
+type Publish struct {
+	Dup      bool   // a re-delivery [MQTT-3.3.1-1]; never on QoS 0 [MQTT-3.3.1-2]
+	QoS      QoS    // 0, 1 or 2 [MQTT-3.3.1-4]
+	Retain   bool   // the server keeps the message for future subscribers
+	Topic    string // a topic name: no wildcards [MQTT-3.3.2-2]
+	PacketID uint16 // non-zero for QoS 1 and 2 [MQTT-2.3.1-1]; not encoded for QoS 0 [MQTT-2.3.1-5]
+	Payload  []byte
+}
+
+var (
+	errPublishQoS3    = perr(TypePublish, "MQTT-3.3.1-4", ErrInvalidQoS, "QoS 3")
+	errPublishDupQoS0 = perr(TypePublish, "MQTT-3.3.1-2", ErrReservedFlags, "DUP set on a QoS 0 message")
+	errPublishZeroID  = perr(TypePublish, "MQTT-2.3.1-1", ErrZeroPacketID, "packet identifier 0 on a QoS 1 or 2 message")
+	errPublishShort   = perr(TypePublish, "§3.3.2", ErrMalformed, "variable header longer than the packet")
+	errPublishTopic   = perr(TypePublish, "MQTT-3.3.2-2", ErrInvalidTopic, "wildcard in the topic name")
+	errPublishEmpty   = perr(TypePublish, "MQTT-4.7.3-1", ErrInvalidTopic, "empty topic name")
+)
+
+// Type returns TypePublish.
+func (p *Publish) Type() Type { return TypePublish }
+
+func (p *Publish) remainingLength() int {
+	n := 2 + len(p.Topic) + len(p.Payload)
+	if p.QoS != QoS0 {
+		n += 2
+	}
+	return n
+}
+
+// Len returns the encoded length of the packet.
+func (p *Publish) Len() int { return packetLen(p.remainingLength()) }
+
+// Append appends the encoded packet to b; see Packet.
+func (p *Publish) Append(b []byte) ([]byte, error) { return p.appendTo(b, true) }
+
+func (p *Publish) check() *ProtocolError {
+	switch {
+	case !p.QoS.Valid():
+		return errPublishQoS3 // [MQTT-3.3.1-4]
+	case p.Dup && p.QoS == QoS0:
+		return errPublishDupQoS0 // [MQTT-3.3.1-2]
+	case p.QoS != QoS0 && p.PacketID == 0:
+		return errPublishZeroID // [MQTT-2.3.1-1]
+	}
+	return topicNameError(p.Topic)
+}
+
+// topicNameError checks a PUBLISH topic, naming the PUBLISH rules.
+func topicNameError[T string | []byte](topic T) *ProtocolError {
+	switch e := validTopicName(topic); e {
+	case nil:
+		return nil
+	case errTopicWildcard:
+		return errPublishTopic // [MQTT-3.3.2-2]
+	case errTopicEmpty:
+		return errPublishEmpty // [MQTT-4.7.3-1]
+	default:
+		return typed(e, TypePublish)
+	}
+}
+
+func (p *Publish) appendTo(b []byte, strict bool) ([]byte, error) {
+	if strict {
+		if e := p.check(); e != nil {
+			return b, e
+		}
+	}
+	if len(p.Topic) > 65535 {
+		return b, typed(errStringTooLong, TypePublish)
+	}
+	var flags byte
+	if p.Dup {
+		flags |= 0x08
+	}
+	flags |= byte(p.QoS&3) << 1
+	if p.Retain {
+		flags |= 0x01
+	}
+	b0 := b
+	b, err := appendHeader(b, TypePublish, flags, p.remainingLength())
+	if err != nil {
+		return b0, err
+	}
+	b = appendString(b, p.Topic)
+	if p.QoS != QoS0 {
+		b = appendUint16(b, p.PacketID)
+	}
+	return append(b, p.Payload...), nil
+}
+
+func (p *Publish) decode(flags byte, body []byte, in *interner) error {
+	p.Dup, p.QoS, p.Retain = flags&0x08 != 0, QoS(flags>>1&3), flags&0x01 != 0
+	if p.QoS == 3 {
+		return errPublishQoS3 // [MQTT-3.3.1-4]
+	}
+	if p.Dup && p.QoS == QoS0 {
+		return errPublishDupQoS0 // [MQTT-3.3.1-2]
+	}
+	r := reader{b: body, bad: errPublishShort}
+	topic, err := r.bytes() // [MQTT-3.3.2-1]: the topic comes first
+	if err != nil {
+		return err
+	}
+	if e := topicNameError(topic); e != nil {
+		return e
+	}
+	p.Topic = in.string(topic)
+	p.PacketID = 0
+	if p.QoS != QoS0 {
+		if p.PacketID, err = r.uint16(); err != nil {
+			return err
+		}
+		if p.PacketID == 0 {
+			return errPublishZeroID // [MQTT-2.3.1-1]
+		}
+	}
+	p.Payload = r.rest()
+	return nil
+}
+
+// Clone returns a copy of p that shares no memory with it.
+func (p *Publish) Clone() *Publish {
+	c := *p
+	c.Payload = slices.Clone(p.Payload)
+	return &c
+}
+
+func (p *Publish) String() string {
+	return fmt.Sprintf("PUBLISH{topic=%q qos=%d id=%d dup=%t retain=%t payload=%d bytes}",
+		p.Topic, p.QoS, p.PacketID, p.Dup, p.Retain, len(p.Payload))
+}

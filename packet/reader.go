@@ -1,0 +1,203 @@
+package packet
+
+import (
+	"errors"
+	"io"
+)
+
+// DefaultReadBufferSize is the size of a Reader's buffer before a larger
+// packet makes it grow.
+const DefaultReadBufferSize = 4096
+
+// shrinkAbove is the buffer size over which an empty Reader buffer is let go,
+// so that one large packet does not pin its memory for the connection's life.
+const shrinkAbove = 64 << 10
+
+// Reader reads MQTT packets from a byte stream.
+//
+// The packets ReadPacket returns belong to the Reader and are reused: a
+// packet, its strings' backing and its byte slices are valid until the next
+// call. Clone what must outlive it. In steady state, reading PUBLISH packets
+// on a bounded set of topics allocates nothing.
+//
+// The maximum packet size is checked as soon as the fixed header is read,
+// before the buffer grows; the buffer then grows only as the packet's bytes
+// arrive, so a peer that announces a large packet and stalls costs little.
+//
+// A Reader is not safe for concurrent use.
+type Reader struct {
+	src        io.Reader
+	buf        []byte
+	start, end int // buf[start:end] is read but not yet returned
+	max        int
+	in         interner
+	pk         struct {
+		connect     Connect
+		connack     Connack
+		publish     Publish
+		puback      Puback
+		pubrec      Pubrec
+		pubrel      Pubrel
+		pubcomp     Pubcomp
+		subscribe   Subscribe
+		suback      Suback
+		unsubscribe Unsubscribe
+		unsuback    Unsuback
+		pingreq     Pingreq
+		pingresp    Pingresp
+		disconnect  Disconnect
+	}
+}
+
+// NewReader returns a Reader on src that accepts packets up to
+// MaxPacketSize; see SetMaxPacketSize.
+func NewReader(src io.Reader) *Reader {
+	return &Reader{src: src, max: MaxPacketSize}
+}
+
+// SetMaxPacketSize sets the largest packet, fixed header included, that
+// ReadPacket accepts. n <= 0 or over MaxPacketSize means MaxPacketSize. A
+// larger packet fails with a *ProtocolError matching ErrPacketTooLarge.
+func (r *Reader) SetMaxPacketSize(n int) {
+	if n <= 0 || n > MaxPacketSize {
+		n = MaxPacketSize
+	}
+	r.max = n
+}
+
+// MaxPacketSize returns the limit set by SetMaxPacketSize.
+func (r *Reader) MaxPacketSize() int { return r.max }
+
+// Buffered returns the number of bytes read from the stream but not yet
+// returned as packets.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
+// ReadPacket reads and decodes the next packet.
+//
+// It returns io.EOF when the stream ends cleanly between packets,
+// io.ErrUnexpectedEOF when it ends inside one, a *ProtocolError for a packet
+// that breaks the spec or the size limit, and other errors from the stream
+// as they are. After a *ProtocolError the stream cannot be trusted: MQTT
+// closes the connection [MQTT-4.8.0-1].
+func (r *Reader) ReadPacket() (Packet, error) {
+	if r.start == r.end {
+		r.start, r.end = 0, 0
+		if cap(r.buf) > shrinkAbove {
+			r.buf = nil
+		}
+	}
+	// The fixed header: at most five bytes.
+	var (
+		t     Type
+		flags byte
+		rl    int
+		hl    int
+		err   error
+	)
+	for {
+		t, flags, rl, hl, err = parseFixedHeader(r.buf[r.start:r.end])
+		if err != io.ErrUnexpectedEOF {
+			break
+		}
+		if err = r.fill(5, true); err != nil {
+			return nil, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	total := hl + rl
+	if total > r.max {
+		return nil, sizeError(t, total, r.max)
+	}
+	if err := r.fill(total, false); err != nil {
+		return nil, err
+	}
+	p := r.packet(t)
+	body := r.buf[r.start+hl : r.start+total : r.start+total]
+	r.start += total
+	if err := p.decode(flags, body, &r.in); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// fill reads until buf holds want bytes past start. With some set, it
+// returns as soon as any new byte arrives instead (the fixed header's length
+// is not known until its bytes are there). A stream that ends is io.EOF when
+// nothing of the packet has arrived, io.ErrUnexpectedEOF after part of it.
+func (r *Reader) fill(want int, some bool) error {
+	for r.end-r.start < want {
+		if r.end == len(r.buf) {
+			r.grow(want)
+		}
+		n, err := r.src.Read(r.buf[r.end:])
+		if n < 0 || n > len(r.buf)-r.end {
+			return errors.New("mqtt: stream reader returned an impossible count")
+		}
+		r.end += n
+		if some && n > 0 {
+			return nil
+		}
+		if err != nil {
+			if err == io.EOF {
+				if r.end == r.start {
+					return io.EOF
+				}
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if n == 0 {
+			return io.ErrNoProgress
+		}
+	}
+	return nil
+}
+
+// grow makes room after end for a packet of need bytes from start: by
+// moving the unread bytes to the front when the buffer is large enough,
+// else by doubling it, never past need (or DefaultReadBufferSize).
+func (r *Reader) grow(need int) {
+	unread := r.end - r.start
+	if cap(r.buf) >= need && r.start > 0 {
+		copy(r.buf, r.buf[r.start:r.end])
+	} else {
+		nb := make([]byte, max(DefaultReadBufferSize, min(2*cap(r.buf), need)))
+		copy(nb, r.buf[r.start:r.end])
+		r.buf = nb
+	}
+	r.start, r.end = 0, unread
+}
+
+func (r *Reader) packet(t Type) Packet {
+	switch t {
+	case TypeConnect:
+		return &r.pk.connect
+	case TypeConnack:
+		return &r.pk.connack
+	case TypePublish:
+		return &r.pk.publish
+	case TypePuback:
+		return &r.pk.puback
+	case TypePubrec:
+		return &r.pk.pubrec
+	case TypePubrel:
+		return &r.pk.pubrel
+	case TypePubcomp:
+		return &r.pk.pubcomp
+	case TypeSubscribe:
+		return &r.pk.subscribe
+	case TypeSuback:
+		return &r.pk.suback
+	case TypeUnsubscribe:
+		return &r.pk.unsubscribe
+	case TypeUnsuback:
+		return &r.pk.unsuback
+	case TypePingreq:
+		return &r.pk.pingreq
+	case TypePingresp:
+		return &r.pk.pingresp
+	}
+	return &r.pk.disconnect
+}

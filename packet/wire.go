@@ -1,0 +1,213 @@
+package packet
+
+import "io"
+
+// AppendRemainingLength appends n as the variable-length integer of §2.2.3:
+// seven bits a byte, least significant group first, the high bit marking
+// that another byte follows. n must be in [0, MaxRemainingLength]; larger
+// values are encoded in the bits that fit, so callers check first.
+func AppendRemainingLength(b []byte, n int) []byte {
+	for {
+		d := byte(n & 0x7f)
+		n >>= 7
+		if n == 0 {
+			return append(b, d)
+		}
+		b = append(b, d|0x80)
+	}
+}
+
+// ParseRemainingLength decodes the variable-length integer at the start of
+// b and returns its value and how many bytes it took. It returns
+// io.ErrUnexpectedEOF when b ends before the integer does, and a
+// *ProtocolError when the integer runs longer than four bytes.
+func ParseRemainingLength(b []byte) (n, size int, err error) {
+	for i := 0; i < 4; i++ {
+		if i >= len(b) {
+			return 0, 0, io.ErrUnexpectedEOF
+		}
+		n |= int(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return n, i + 1, nil
+		}
+	}
+	return 0, 0, errRemainingLengthTooLong // §2.2.3: at most four bytes
+}
+
+// RemainingLengthSize returns how many bytes AppendRemainingLength uses for n.
+func RemainingLengthSize(n int) int {
+	switch {
+	case n < 1<<7:
+		return 1
+	case n < 1<<14:
+		return 2
+	case n < 1<<21:
+		return 3
+	}
+	return 4
+}
+
+// packetLen is the whole length of a packet whose remaining length is rl.
+func packetLen(rl int) int { return 1 + RemainingLengthSize(rl) + rl }
+
+// appendHeader appends a fixed header; it fails when rl cannot be encoded.
+func appendHeader(b []byte, t Type, flags byte, rl int) ([]byte, error) {
+	if rl > MaxRemainingLength {
+		return b, typed(errRemainingLengthTooBig, t)
+	}
+	b = append(b, byte(t)<<4|flags&0x0f)
+	return AppendRemainingLength(b, rl), nil
+}
+
+func appendUint16(b []byte, v uint16) []byte { return append(b, byte(v>>8), byte(v)) }
+
+// appendString appends a length-prefixed string (§1.5.3). The caller has
+// checked that len(s) <= 65535.
+func appendString(b []byte, s string) []byte {
+	return append(appendUint16(b, uint16(len(s))), s...)
+}
+
+// appendBytes appends length-prefixed binary data (§3.1.3.3).
+func appendBytes(b []byte, p []byte) []byte {
+	return append(appendUint16(b, uint16(len(p))), p...)
+}
+
+// validUTF8 checks the rules every MQTT string obeys: well-formed UTF-8
+// without surrogates [MQTT-1.5.3-1] and without U+0000 [MQTT-1.5.3-2].
+// U+FEFF is an ordinary character and is kept [MQTT-1.5.3-3]. It works on
+// strings and byte slices alike, so the decoder checks bytes before it makes
+// a string of them.
+func validUTF8[T string | []byte](s T) *ProtocolError {
+	n := len(s)
+	for i := 0; i < n; {
+		c := s[i]
+		if c < 0x80 {
+			if c == 0 {
+				return errUTF8Null // [MQTT-1.5.3-2]
+			}
+			i++
+			continue
+		}
+		// The well-formed sequences of Unicode's table 3-7: lo and hi bound
+		// the second byte, which is where overlong forms, surrogates
+		// (ED A0..BF) and code points over U+10FFFF are ruled out.
+		var size int
+		lo, hi := byte(0x80), byte(0xbf)
+		switch {
+		case c >= 0xc2 && c <= 0xdf:
+			size = 2
+		case c == 0xe0:
+			size, lo = 3, 0xa0
+		case c == 0xed:
+			size, hi = 3, 0x9f
+		case c >= 0xe1 && c <= 0xef:
+			size = 3
+		case c == 0xf0:
+			size, lo = 4, 0x90
+		case c >= 0xf1 && c <= 0xf3:
+			size = 4
+		case c == 0xf4:
+			size, hi = 4, 0x8f
+		default:
+			return errUTF8Invalid // [MQTT-1.5.3-1]
+		}
+		if i+size > n || s[i+1] < lo || s[i+1] > hi {
+			return errUTF8Invalid // [MQTT-1.5.3-1]
+		}
+		for j := 2; j < size; j++ {
+			if s[i+j] < 0x80 || s[i+j] > 0xbf {
+				return errUTF8Invalid // [MQTT-1.5.3-1]
+			}
+		}
+		i += size
+	}
+	return nil
+}
+
+// reader is a cursor over the body of one packet. Every read fails with the
+// packet's malformed error when the body is too short; it never panics.
+type reader struct {
+	b   []byte
+	off int
+	bad *ProtocolError // the packet type's "fields do not fit" error
+}
+
+func (r *reader) remaining() int { return len(r.b) - r.off }
+
+func (r *reader) byte() (byte, error) {
+	if r.off >= len(r.b) {
+		return 0, r.bad
+	}
+	c := r.b[r.off]
+	r.off++
+	return c, nil
+}
+
+func (r *reader) uint16() (uint16, error) {
+	if len(r.b)-r.off < 2 {
+		return 0, r.bad
+	}
+	v := uint16(r.b[r.off])<<8 | uint16(r.b[r.off+1])
+	r.off += 2
+	return v, nil
+}
+
+// bytes reads length-prefixed binary data; the result aliases the body.
+func (r *reader) bytes() ([]byte, error) {
+	n, err := r.uint16()
+	if err != nil {
+		return nil, err
+	}
+	if len(r.b)-r.off < int(n) {
+		return nil, r.bad
+	}
+	p := r.b[r.off : r.off+int(n) : r.off+int(n)]
+	r.off += int(n)
+	return p, nil
+}
+
+// utf8 reads a length-prefixed string and checks it with validUTF8Bytes.
+// The result is interned through in when in is not nil.
+func (r *reader) utf8(t Type, in *interner) (string, error) {
+	p, err := r.bytes()
+	if err != nil {
+		return "", err
+	}
+	if e := validUTF8(p); e != nil {
+		return "", typed(e, t)
+	}
+	return in.string(p), nil
+}
+
+// rest returns the bytes left in the body, aliasing it.
+func (r *reader) rest() []byte {
+	p := r.b[r.off:len(r.b):len(r.b)]
+	r.off = len(r.b)
+	return p
+}
+
+// interner turns byte slices into strings, reusing a string it made before
+// for the same bytes. A Reader uses one so that decoding PUBLISH packets on
+// a handful of topics allocates nothing in steady state. It is bounded: once
+// full, it starts over.
+type interner struct {
+	m map[string]string
+}
+
+const internMax = 256     // distinct strings kept
+const internMaxLen = 1024 // longer strings are never interned
+
+func (in *interner) string(p []byte) string {
+	if in == nil || len(p) > internMaxLen {
+		return string(p)
+	}
+	if s, ok := in.m[string(p)]; ok { // the compiler does not allocate for this lookup
+		return s
+	}
+	if in.m == nil || len(in.m) >= internMax {
+		in.m = make(map[string]string, 16)
+	}
+	s := string(p)
+	in.m[s] = s
+	return s
+}
