@@ -1,0 +1,97 @@
+package conformance
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite CONFORMANCE.md from the tests")
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, dir, parent, "no go.mod above the test")
+		dir = parent
+	}
+}
+
+// TestMatrix checks that CONFORMANCE.md matches the statement ids named in
+// the doc comments of the module's tests.
+func TestMatrix(t *testing.T) {
+	root := moduleRoot(t)
+	statements, err := ReadStatements(filepath.Join(root, "testdata/conformance/statements.tsv"))
+	require.NoError(t, err)
+	require.Len(t, statements, 141, "MQTT 3.1.1 has 141 normative statements")
+	notes, err := ReadNotes(filepath.Join(root, "testdata/conformance/notes.tsv"))
+	require.NoError(t, err)
+	claims, err := ScanTests(root)
+	require.NoError(t, err)
+	got, err := Build(statements, claims, notes)
+	require.NoError(t, err)
+
+	path := filepath.Join(root, "CONFORMANCE.md")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run: go test ./internal/conformance -update")
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Fatalf("CONFORMANCE.md is out of date with the tests (-file +tests); run: go test ./internal/conformance -update\n%s", diff)
+	}
+}
+
+// TestStatementCounts checks the statement list against the counts the
+// spec's appendix gives: 33 client-only, 69 server-only, 39 both.
+func TestStatementCounts(t *testing.T) {
+	statements, err := ReadStatements(filepath.Join(moduleRoot(t), "testdata/conformance/statements.tsv"))
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for _, s := range statements {
+		counts[s.Binds]++
+	}
+	require.Equal(t, map[string]int{"Client": 33, "Server": 69, "Both": 39}, counts)
+}
+
+// TestBuildRejectsUnknownIDs shows that a typo in a doc comment fails the
+// build of the matrix instead of passing for coverage.
+func TestBuildRejectsUnknownIDs(t *testing.T) {
+	st := []Statement{{ID: "MQTT-1.5.3-1", Section: "1.5.3", Binds: "Both", Paraphrase: "x"}}
+	_, err := Build(st, map[string][]string{"MQTT-9.9.9-9": {"x.TestY"}}, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "MQTT-9.9.9-9")
+
+	out, err := Build(st, map[string][]string{"MQTT-1.5.3-1": {"packet.TestA"}}, nil)
+	require.NoError(t, err)
+	require.True(t, strings.Contains(out, "| MQTT-1.5.3-1 | Both | x | `packet.TestA` |"), out)
+	out, err = Build(st, nil, nil)
+	require.NoError(t, err)
+	require.True(t, strings.Contains(out, "| MQTT-1.5.3-1 | Both | x | not yet |"), out)
+}
+
+// TestScanFindsDocComments runs the scanner over a small tree.
+func TestScanFindsDocComments(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "p"), 0o755))
+	src := "package p\n\nimport \"testing\"\n\n// TestA checks [MQTT-3.3.1-4] and MQTT-2.2.2-1.\nfunc TestA(t *testing.T) {}\n\n" +
+		"// helper mentions MQTT-1.5.3-1 but is not a test.\nfunc helper() {}\n\n// FuzzB checks [MQTT-3.3.1-4].\nfunc FuzzB(f *testing.F) {}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "p", "a_test.go"), []byte(src), 0o644))
+	claims, err := ScanTests(dir)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{
+		"MQTT-3.3.1-4": {"p.FuzzB", "p.TestA"},
+		"MQTT-2.2.2-1": {"p.TestA"},
+	}, claims)
+}
