@@ -1,0 +1,36 @@
+//go:build windows
+
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+const errSharingViolation = syscall.Errno(32) // ERROR_SHARING_VIOLATION
+
+// osLock opens path for writing while sharing it only for reading: a second
+// opener for writing fails with a sharing violation until the handle is
+// closed, which Windows does when the holder exits.
+func osLock(path string) (func() error, error) {
+	p, err := syscall.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	h, err := syscall.CreateFile(p, syscall.GENERIC_READ|syscall.GENERIC_WRITE, syscall.FILE_SHARE_READ,
+		nil, syscall.OPEN_ALWAYS, syscall.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		if errors.Is(err, errSharingViolation) {
+			return nil, &LockedError{Path: path, PID: readLockPIDFile(path)}
+		}
+		return nil, fmt.Errorf("store: lock: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(h), path)
+	if err := writeLockPID(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: write lock: %w", err)
+	}
+	return f.Close, nil
+}
