@@ -11,7 +11,9 @@ import (
 func runVersion(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("linnet version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: linnet version\n\nPrints the version of linnet and of the Go toolchain that built it.") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: linnet version\n\nPrints the version of linnet and of the Go toolchain that built it.")
+	}
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
