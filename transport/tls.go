@@ -105,20 +105,37 @@ func clientTLS(ctx context.Context, conn net.Conn, host string, cfg *Config) (ne
 	if tc.InsecureSkipVerify {
 		cfg.logger.WarnContext(ctx, "transport: TLS certificate verification is DISABLED (InsecureSkipVerify); the connection is not secure", "host", host)
 	}
+	// Note whether the server asks for a client certificate: with TLS 1.2
+	// a rejection may then come as a plain handshake_failure alert.
+	requested := false
+	userGet := tc.GetClientCertificate
+	certs := tc.Certificates
+	tc.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		requested = true
+		if userGet != nil {
+			return userGet(cri)
+		}
+		for i := range certs { // the choice crypto/tls makes without the callback
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				return &certs[i], nil
+			}
+		}
+		return new(tls.Certificate), nil
+	}
 	c := tls.Client(conn, tc)
 	stop := closeOnCancel(ctx, conn)
 	err := c.Handshake()
 	stop()
 	if err != nil {
 		_ = conn.Close()
-		return nil, classifyTLS(err)
+		return nil, classifyTLS(err, requested)
 	}
 	return &tlsConn{Conn: c}, nil
 }
 
 // classifyTLS turns a crypto/tls error into a *TLSError saying what failed.
 // Deadline errors stay as they are: they are about time, not TLS.
-func classifyTLS(err error) error {
+func classifyTLS(err error, certRequested bool) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return err
@@ -138,17 +155,18 @@ func classifyTLS(err error) error {
 		return &TLSError{Kind: ErrCertificateExpired, Err: err}
 	case errors.As(err, &invalid), errors.As(err, &verify):
 		return &TLSError{Kind: ErrCertificateInvalid, Err: err}
-	case clientCertAlert(err):
+	case clientCertAlert(err, certRequested):
 		return &TLSError{Kind: ErrClientCertRejected, Err: err}
 	}
 	return &TLSError{Kind: ErrTLS, Err: err}
 }
 
 // clientCertAlert reports whether err is a TLS alert received from the
-// server that rejects the client's certificate. crypto/tls reports a
+// server that rejects the client's certificate (or, for handshake_failure,
+// may do so because it asked for one). crypto/tls reports a
 // received alert as a *net.OpError with Op "remote error" whose Err is an
 // unexported uint8 type holding the alert number (RFC 8446 §6).
-func clientCertAlert(err error) bool {
+func clientCertAlert(err error, certRequested bool) bool {
 	var op *net.OpError
 	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
 		return false
@@ -158,6 +176,8 @@ func clientCertAlert(err error) bool {
 		return false
 	}
 	switch v.Uint() {
+	case 40: // handshake_failure: TLS 1.2 servers send it for a missing certificate
+		return certRequested
 	case 42, // bad_certificate
 		43,  // unsupported_certificate
 		44,  // certificate_revoked
@@ -182,7 +202,7 @@ type tlsConn struct {
 
 func (c *tlsConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if err != nil && clientCertAlert(err) {
+	if err != nil && clientCertAlert(err, false) {
 		err = &TLSError{Kind: ErrClientCertRejected, Err: err}
 	}
 	return n, err
@@ -190,7 +210,7 @@ func (c *tlsConn) Read(p []byte) (int, error) {
 
 func (c *tlsConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	if err != nil && clientCertAlert(err) {
+	if err != nil && clientCertAlert(err, false) {
 		err = &TLSError{Kind: ErrClientCertRejected, Err: err}
 	}
 	return n, err
