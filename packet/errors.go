@@ -116,7 +116,6 @@ var (
 	errUTF8Invalid            = perr(0, "MQTT-1.5.3-1", ErrInvalidUTF8, "ill-formed UTF-8 or a surrogate in a string")
 	errUTF8Null               = perr(0, "MQTT-1.5.3-2", ErrInvalidUTF8, "U+0000 in a string")
 	errStringTooLong          = perr(0, "§1.5.3", ErrMalformed, "string longer than 65535 bytes")
-	errTooLarge               = perr(0, "", ErrPacketTooLarge, "packet over the maximum packet size")
 )
 
 // typed returns a copy of a shared error with the packet type filled in, or

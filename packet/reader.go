@@ -30,6 +30,7 @@ type Reader struct {
 	buf        []byte
 	start, end int // buf[start:end] is read but not yet returned
 	max        int
+	err        error // a stream error that came with the bytes that completed a packet
 	in         interner
 	pk         struct {
 		connect     Connect
@@ -63,6 +64,15 @@ func (r *Reader) SetMaxPacketSize(n int) {
 		n = MaxPacketSize
 	}
 	r.max = n
+}
+
+// Reset discards any buffered bytes and a pending stream error and makes r
+// read from src, keeping its buffer, its interned strings and its maximum
+// packet size, like bufio.Reader.Reset. It lets one Reader serve connection
+// after connection without allocating.
+func (r *Reader) Reset(src io.Reader) {
+	r.src, r.err = src, nil
+	r.start, r.end = 0, 0
 }
 
 // MaxPacketSize returns the limit set by SetMaxPacketSize.
@@ -122,12 +132,23 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	return p, nil
 }
 
+// maxEmptyReads is how many (0, nil) reads in a row fill accepts before it
+// gives up with io.ErrNoProgress, as bufio does: io.Reader allows an
+// occasional empty read, and it means nothing happened.
+const maxEmptyReads = 100
+
 // fill reads until buf holds want bytes past start. With some set, it
 // returns as soon as any new byte arrives instead (the fixed header's length
 // is not known until its bytes are there). A stream that ends is io.EOF when
 // nothing of the packet has arrived, io.ErrUnexpectedEOF after part of it.
+// An error that arrives with bytes is kept for the next fill, so that a
+// packet completed by a Read returning (n, io.EOF) is still returned.
 func (r *Reader) fill(want int, some bool) error {
+	empty := 0
 	for r.end-r.start < want {
+		if r.err != nil {
+			return r.streamError()
+		}
 		if r.end == len(r.buf) {
 			r.grow(want)
 		}
@@ -136,23 +157,33 @@ func (r *Reader) fill(want int, some bool) error {
 			return errors.New("mqtt: stream reader returned an impossible count")
 		}
 		r.end += n
-		if some && n > 0 {
-			return nil
-		}
-		if err != nil {
-			if err == io.EOF {
-				if r.end == r.start {
-					return io.EOF
-				}
-				return io.ErrUnexpectedEOF
+		r.err = err
+		if n > 0 {
+			empty = 0
+			if some {
+				return nil
 			}
-			return err
+			continue
 		}
-		if n == 0 {
-			return io.ErrNoProgress
+		if err == nil {
+			if empty++; empty >= maxEmptyReads {
+				return io.ErrNoProgress
+			}
 		}
 	}
 	return nil
+}
+
+// streamError turns the pending stream error into what ReadPacket returns:
+// io.EOF between packets, io.ErrUnexpectedEOF inside one, others as they are.
+func (r *Reader) streamError() error {
+	if r.err != io.EOF {
+		return r.err
+	}
+	if r.end == r.start {
+		return io.EOF
+	}
+	return io.ErrUnexpectedEOF
 }
 
 // grow makes room after end for a packet of need bytes from start: by
