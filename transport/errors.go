@@ -155,8 +155,10 @@ func (e *WebSocketError) Error() string {
 func (e *WebSocketError) Unwrap() error { return e.Err }
 
 // CloseError is returned by Read after the server closed the WebSocket
-// with a close frame. It wraps io.EOF: the stream has ended, and Code says
-// why (1000 normal, 1001 going away, 1005 when the frame had no status).
+// with a close frame that says more than a normal closure: a status other
+// than 1000 (or none), or a reason. It wraps io.EOF: the stream has ended,
+// and Code says why (1001 going away, 1011 server error, ...). A normal
+// closure without a reason is a plain io.EOF.
 type CloseError struct {
 	Code   int
 	Reason string

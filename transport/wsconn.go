@@ -88,8 +88,9 @@ func newWSConn(conn net.Conn, br *bufio.Reader, client bool, maxFrame int64) *ws
 }
 
 // Read reads MQTT bytes from the payload of binary frames. It answers
-// pings, and returns a *CloseError (wrapping io.EOF) after the server's
-// close frame, a *WebSocketError after a protocol violation.
+// pings. After the server's close frame it returns io.EOF for a normal
+// closure (status 1000 or none, no reason) and a *CloseError wrapping
+// io.EOF otherwise; after a protocol violation, a *WebSocketError.
 func (c *wsConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -265,6 +266,9 @@ func (c *wsConn) peerClose(payload []byte) error {
 		echo = 0
 	}
 	c.closeWith(echo, "")
+	if (code == closeNormal || code == closeNoStatus) && reason == "" {
+		return io.EOF // a plain end of stream, as io.ReadFull and bufio expect it
+	}
 	return &CloseError{Code: code, Reason: reason}
 }
 
