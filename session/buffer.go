@@ -1,0 +1,87 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/linnet-mqtt/linnet/packet"
+)
+
+// bufferPlaceholderID is the packet identifier written into sb- records of
+// QoS 1 and 2 messages, because the encoding requires one. It means
+// nothing: a buffered message gets its real identifier when it is sent.
+const bufferPlaceholderID = 1
+
+// bufferPublish puts a message published while disconnected into the
+// offline buffer.
+func (s *Session) bufferPublish(msg Message) (MsgID, error) {
+	if !s.opts.Buffer.Enabled {
+		return 0, ErrNotConnected
+	}
+	if s.buffer.Len() >= s.bufSize {
+		if !s.opts.Buffer.DropOldest {
+			return 0, ErrBufferFull
+		}
+		old := s.buffer.head
+		if old.bufSeq != 0 {
+			if err := s.store.Remove(bufKey(old.bufSeq)); err != nil {
+				return 0, fmt.Errorf("session: dropping the oldest buffered message: %w", err)
+			}
+		}
+		s.complete(old, ErrBufferDropped, nil)
+	}
+	r := s.newOut(kindPublish)
+	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
+	r.st = stBuffered
+	if s.opts.Buffer.Persist {
+		seq := s.nextSeq
+		p := r.pub
+		if p.QoS != packet.QoS0 {
+			p.PacketID = bufferPlaceholderID
+		}
+		b, err := p.Append(s.enc[:0])
+		if err == nil {
+			s.enc = b
+			err = s.store.Put(bufKey(seq), b)
+		}
+		if err != nil {
+			s.nextMsgID--
+			s.freeOut(r)
+			return 0, fmt.Errorf("session: persisting a buffered message: %w", err)
+		}
+		s.nextSeq++
+		r.bufSeq = seq
+	}
+	s.buffer.PushBack(r)
+	return r.id, nil
+}
+
+// Outstanding describes a message the session holds, for a client that
+// rebuilds its tokens after New restored a store (Paho's
+// getPendingDeliveryTokens).
+type Outstanding struct {
+	ID       MsgID
+	Message  Message // for a restored PUBREL, only QoS is known
+	PacketID uint16  // 0 while the message waits or is buffered
+	Released bool    // QoS 2 past PUBREC: only PUBCOMP is missing
+}
+
+// Outstanding lists the publishes the session holds: in flight (PUBREL
+// stage first, then awaiting PUBACK or PUBREC), then waiting for the window,
+// then in the offline buffer, each group in order.
+func (s *Session) Outstanding() []Outstanding {
+	var out []Outstanding
+	for _, l := range []*outList{&s.released, &s.inflight, &s.waiting, &s.buffer} {
+		for r := l.head; r != nil; r = r.next {
+			o := Outstanding{
+				ID:       r.id,
+				Message:  Message{Topic: r.pub.Topic, Payload: r.pub.Payload, QoS: r.pub.QoS, Retain: r.pub.Retain},
+				Released: r.st == stReleased,
+			}
+			if r.st == stInflight || r.st == stReleased {
+				o.PacketID = r.pub.PacketID
+			}
+			out = append(out, o)
+		}
+	}
+	return out
+}
