@@ -101,7 +101,7 @@ func TestInboundQoS2(t *testing.T) {
 		}, want: []string{"> PUBREC 5"}},
 		{at: 4, do: recv(&packet.Pubrel{PacketID: 5}), want: []string{"! deliver q2 id=5 in x ack=0", "> PUBCOMP 5"}},
 		{at: 5, do: recv(&packet.Pubrel{PacketID: 5}), want: []string{"> PUBCOMP 5"}}, // re-sent PUBREL: no second delivery
-		{at: 6, do: recv(inPub(2, 5, "z", false)), want: []string{"> PUBREC 5"}},  // id 5 is new again
+		{at: 6, do: recv(inPub(2, 5, "z", false)), want: []string{"> PUBREC 5"}},      // id 5 is new again
 		{at: 7, do: recv(&packet.Pubrel{PacketID: 5}), want: []string{"! deliver q2 id=5 in z ack=0", "> PUBCOMP 5"}},
 		{at: 8, do: recv(&packet.Pubrel{PacketID: 3}), want: []string{"! deliver q2 id=3 in y ack=0", "> PUBCOMP 3"}},
 	})
