@@ -1,0 +1,504 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/session"
+	"github.com/linnet-mqtt/linnet/store"
+)
+
+// Subscription is one topic filter of Subscribe with the maximum QoS asked
+// for.
+type Subscription = packet.Subscription
+
+// Client is an MQTT 3.1.1 client. Create it with New, then Connect. All
+// methods are safe for concurrent use.
+//
+// A connected client runs three goroutines: the reader (one per network
+// connection) that decodes packets, the loop that owns the protocol state
+// (session.Session) and the packet.Writer, and the dispatcher that runs
+// handlers and callbacks in order. The loop and the dispatcher live from
+// Connect to Disconnect or Close, across automatic reconnects. See the
+// package documentation.
+type Client struct {
+	opts   Options
+	log    *slog.Logger
+	router *router
+	disp   *dispatcher
+
+	// mu guards the fields below it.
+	mu       sync.Mutex
+	running  bool          // a loop goroutine exists
+	closed   bool          // Close or Disconnect was called; final
+	online   bool          // the loop has a connection past CONNACK
+	reqs     []request     // requests for the loop, in order
+	wake     chan struct{} // capacity 1: reqs is not empty
+	quit     chan struct{} // closed by Close: the loop must end now
+	loopDone chan struct{} // closed when the loop goroutine ends
+	cancel   context.CancelFunc
+	netConn  net.Conn // the connection of the loop, for Close
+	version  Version  // the version that worked last (auto mode)
+
+	// own is the protocol state. While running is true only the loop
+	// goroutine touches it; otherwise whoever holds mu.
+	own owned
+}
+
+// owned is the state that belongs to the loop while it runs.
+type owned struct {
+	sess    *session.Session
+	store   store.Persistence
+	pending map[session.MsgID]*pendingOp
+	subs    []Subscription // subscriptions to re-make after a lost session, in order
+}
+
+// pendingOp is an outbound operation waiting for its completion event.
+type pendingOp struct {
+	tok   *Token
+	topic string
+	qos   packet.QoS
+	kind  packet.Type // TypePublish, TypeSubscribe, TypeUnsubscribe
+	subs  []Subscription
+	reply chan opResult // subscribe/unsubscribe: capacity 1
+}
+
+type opResult struct {
+	codes []packet.SubackCode
+	err   error
+}
+
+// New returns a client for opts, which it validates and copies. It opens
+// the persistence store (a memory store when Options.Persistence is nil)
+// and restores what it holds, so that messages left in flight by an earlier
+// process are sent again after the first CONNACK. No network I/O happens
+// before Connect.
+func New(opts Options) (*Client, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	o := opts.resolved()
+	c := &Client{
+		opts:   o,
+		log:    o.Logger,
+		router: newRouter(),
+		wake:   make(chan struct{}, 1),
+	}
+	if o.Version != VersionAuto {
+		c.version = o.Version
+	}
+	if o.PingSender != nil {
+		o.PingSender.Init(func() { c.post(request{kind: reqTick}) })
+	}
+	st := o.Persistence
+	if st == nil {
+		st = store.NewMemory()
+	}
+	if err := st.Open(o.ClientID, o.Servers[0]); err != nil {
+		return nil, fmt.Errorf("mqtt: opening the persistence store: %w", err)
+	}
+	sess, err := session.New(session.Options{
+		Store:       st,
+		MaxInflight: o.MaxInFlight,
+		KeepAlive:   max(o.KeepAlive, 0),
+		PingTimeout: o.PingTimeout,
+		ManualAcks:  true, // the client acks when the handler returns, or on Message.Ack
+		Buffer:      session.BufferOptions{Enabled: o.OfflineBuffer > 0, Size: o.OfflineBuffer},
+		Logger:      o.Logger,
+		PingSender:  o.PingSender,
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("mqtt: restoring the session: %w", err)
+	}
+	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]*pendingOp)}
+	for _, out := range sess.Outstanding() {
+		c.own.pending[out.ID] = &pendingOp{kind: packet.TypePublish, topic: out.Message.Topic, qos: out.Message.QoS}
+	}
+	return c, nil
+}
+
+// Options returns a copy of the options in force, defaults filled in. The
+// password is left out.
+func (c *Client) Options() Options {
+	o := c.opts.resolvedCopy()
+	o.Password = nil
+	return o
+}
+
+func (o Options) resolvedCopy() Options {
+	id := o.ClientID
+	o = o.resolved()
+	o.ClientID = id
+	return o
+}
+
+// ClientID returns the client id in use (generated when Options.ClientID
+// was empty).
+func (c *Client) ClientID() string { return c.opts.ClientID }
+
+// IsConnected reports whether the client has a connection past CONNACK.
+func (c *Client) IsConnected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.online
+}
+
+// Handle routes messages whose topic matches filter to h without
+// subscribing, replacing the handler of an earlier route for the same
+// filter. Register routes before Connect for a persistent session: the
+// server may send queued messages right after CONNACK. A nil h removes the
+// route.
+func (c *Client) Handle(filter string, h Handler) error {
+	if err := packet.ValidateTopicFilter(filter); err != nil {
+		return &argError{what: "topic filter", err: err}
+	}
+	if h == nil {
+		c.router.remove(filter)
+		return nil
+	}
+	c.router.add(filter, h)
+	return nil
+}
+
+// Connect connects to the first server of Options.Servers that accepts,
+// trying them in order, and starts the client's goroutines. It returns
+// when a CONNACK accepted the connection, or with the error of the last
+// attempt: a *ConnectError when the server refused, a transport error
+// (*transport.DialError...) when it could not be reached, ErrNoCONNACK,
+// the context's error. With Options.ConnectRetry it tries again with
+// back-off until ctx ends.
+//
+// After a successful Connect, connection losses are handled by
+// AutoReconnect, if set; otherwise the client waits for Connect again.
+func (c *Client) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.running:
+		c.mu.Unlock()
+		return ErrAlreadyConnected
+	}
+	c.running = true
+	c.quit = make(chan struct{})
+	c.loopDone = make(chan struct{})
+	lifeCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	if c.disp == nil {
+		c.disp = newDispatcher(c.opts.MessageQueue, c.router, c.opts.DefaultHandler, c.opts.ManualAcks, c.log)
+		go c.disp.run()
+	}
+	quit, loopDone := c.quit, c.loopDone
+	c.mu.Unlock()
+
+	first := make(chan error, 1)
+	l := &loop{c: c, own: &c.own, quit: quit, life: lifeCtx, disp: c.disp}
+	go func() {
+		defer close(loopDone)
+		l.run(ctx, first)
+	}()
+	select {
+	case err := <-first:
+		return err
+	case <-loopDone:
+		// The loop ended without a word: Close was called.
+		select {
+		case err := <-first:
+			return err
+		default:
+		}
+		return ErrClosed
+	}
+}
+
+// PublishAsync publishes a message and returns its token at once. The
+// message is sent when the connection and the in-flight window allow, or
+// kept in the offline buffer while disconnected (Options.OfflineBuffer).
+// The token completes at the final ack of its QoS.
+//
+// The client keeps payload until the token completes: do not modify it
+// until then.
+func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload []byte) *Token {
+	t := newToken()
+	if err := checkPublish(topic, qos); err != nil {
+		t.complete(err)
+		return t
+	}
+	msg := session.Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		t.complete(ErrClosed)
+		return t
+	}
+	if !c.running {
+		// No loop: the session is ours under mu; it is disconnected, so
+		// the message goes to the offline buffer or is refused.
+		id, err := c.own.sess.Publish(time.Now(), msg)
+		if err == nil {
+			c.own.pending[id] = &pendingOp{kind: packet.TypePublish, tok: t, topic: topic, qos: qos}
+			t.msgID.Store(uint64(id))
+		}
+		c.mu.Unlock()
+		if err != nil {
+			t.complete(mapSessionErr(err))
+		}
+		return t
+	}
+	c.postLocked(request{kind: reqPublish, msg: msg, tok: t})
+	c.mu.Unlock()
+	return t
+}
+
+// Publish publishes a message and waits until its QoS flow is complete:
+// written (QoS 0), PUBACK (QoS 1) or PUBCOMP (QoS 2). When ctx ends first,
+// a message that still waits (for the window or in the offline buffer) is
+// withdrawn; one already sent carries on, and Publish returns the context's
+// error either way.
+func (c *Client) Publish(ctx context.Context, topic string, qos packet.QoS, retain bool, payload []byte) error {
+	t := c.PublishAsync(topic, qos, retain, payload)
+	select {
+	case <-t.done:
+		return t.err
+	case <-ctx.Done():
+	}
+	c.post(request{kind: reqCancel, tok: t})
+	return t.Wait(context.Background()) // the loop completes the token on cancel, or it finishes
+}
+
+func checkPublish(topic string, qos packet.QoS) error {
+	if !qos.Valid() {
+		return &argError{what: "QoS", err: packet.ErrInvalidQoS}
+	}
+	if err := packet.ValidateTopicName(topic); err != nil {
+		return &argError{what: "topic name", err: err}
+	}
+	return nil
+}
+
+// Subscribe routes messages matching any of subs to h (h may be nil to use
+// routes set with Handle, or the default handler) and subscribes. The route
+// exists before the SUBSCRIBE is sent. It returns the SUBACK's code for
+// each filter, in order: a granted QoS, or packet.SubackFailure when the
+// server refused that filter (its route is then removed); that is a
+// per-filter result, not an error of the call.
+//
+// Subscriptions are remembered and made again after a reconnect whose
+// CONNACK says the server lost the session (unless Options.NoResubscribe).
+func (c *Client) Subscribe(ctx context.Context, h Handler, subs ...Subscription) ([]packet.SubackCode, error) {
+	if len(subs) == 0 {
+		return nil, &argError{what: "subscription list", err: packet.ErrEmptyPayload}
+	}
+	subs = append([]Subscription(nil), subs...)
+	for _, s := range subs {
+		if err := packet.ValidateTopicFilter(s.Filter); err != nil {
+			return nil, &argError{what: "topic filter", err: err}
+		}
+		if !s.QoS.Valid() {
+			return nil, &argError{what: "QoS", err: packet.ErrInvalidQoS}
+		}
+	}
+	if h != nil {
+		for _, s := range subs {
+			c.router.add(s.Filter, h)
+		}
+	}
+	res, err := c.control(ctx, request{kind: reqSubscribe, subs: subs})
+	if err != nil {
+		return nil, err
+	}
+	return res.codes, res.err
+}
+
+// Unsubscribe removes subscriptions and, once the server confirms, their
+// routes.
+func (c *Client) Unsubscribe(ctx context.Context, filters ...string) error {
+	if len(filters) == 0 {
+		return &argError{what: "filter list", err: packet.ErrEmptyPayload}
+	}
+	filters = append([]string(nil), filters...)
+	for _, f := range filters {
+		if err := packet.ValidateTopicFilter(f); err != nil {
+			return &argError{what: "topic filter", err: err}
+		}
+	}
+	res, err := c.control(ctx, request{kind: reqUnsubscribe, filters: filters})
+	if err != nil {
+		return err
+	}
+	return res.err
+}
+
+// control posts a subscribe or unsubscribe and waits for its ack.
+func (c *Client) control(ctx context.Context, r request) (opResult, error) {
+	r.reply = make(chan opResult, 1)
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return opResult{}, ErrClosed
+	case !c.online:
+		c.mu.Unlock()
+		return opResult{}, ErrNotConnected
+	}
+	c.postLocked(r)
+	c.mu.Unlock()
+	select {
+	case res := <-r.reply:
+		return res, nil
+	case <-ctx.Done():
+		return opResult{}, context.Cause(ctx)
+	}
+}
+
+// Disconnect ends the session gracefully: it stops taking new work, waits
+// within ctx for the messages in flight to complete, sends DISCONNECT
+// [MQTT-3.14.4-1] and closes the connection. When ctx ends first, it sends
+// DISCONNECT anyway and returns ctx's error; what was still in flight fails
+// with ErrClosed (and, with a persistent session and a file store, is sent
+// again by the next process). The client cannot be used after Disconnect.
+// Handlers still running finish on the dispatcher; Disconnect does not wait
+// for them, so it may be called from a handler.
+func (c *Client) Disconnect(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.closed = true
+	running, loopDone := c.running, c.loopDone
+	var done chan struct{}
+	if running && c.online {
+		done = make(chan struct{})
+		c.postLocked(request{kind: reqDisconnect, ctx: ctx, done: done})
+	}
+	c.mu.Unlock()
+	var err error
+	if done != nil {
+		select {
+		case <-done:
+		case <-loopDone:
+		}
+		err = ctx.Err()
+	}
+	c.shutdown()
+	return err
+}
+
+// Close drops the connection at once, without DISCONNECT (the server
+// publishes the will), fails every pending token with ErrClosed and stops
+// the client's goroutines. It is safe to call more than once and from a
+// handler.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed && !c.running && c.own.store == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.shutdown()
+	return nil
+}
+
+// shutdown stops the loop, waits for it, fails what is pending and closes
+// the store. closed is already set.
+func (c *Client) shutdown() {
+	c.mu.Lock()
+	running, quit, loopDone, cancel, nc := c.running, c.quit, c.loopDone, c.cancel, c.netConn
+	if running {
+		select {
+		case <-quit:
+		default:
+			close(quit)
+		}
+		cancel()
+		if nc != nil {
+			_ = nc.Close()
+		}
+	}
+	c.mu.Unlock()
+	if running {
+		<-loopDone
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.own.store == nil {
+		return
+	}
+	for id, op := range c.own.pending {
+		delete(c.own.pending, id)
+		op.fail(ErrClosed)
+	}
+	for _, r := range c.reqs {
+		r.fail(ErrClosed)
+	}
+	c.reqs = nil
+	if err := c.own.store.Close(); err != nil {
+		c.log.Warn("mqtt: closing the persistence store", "err", err)
+	}
+	c.own.store = nil
+	if c.disp != nil {
+		c.disp.stop()
+	}
+}
+
+func (op *pendingOp) fail(err error) {
+	if op.tok != nil {
+		op.tok.complete(err)
+	}
+	if op.reply != nil {
+		op.reply <- opResult{err: err}
+	}
+}
+
+// post hands r to the loop, or fails it when there is none.
+func (c *Client) post(r request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		if r.kind == reqCancel {
+			c.cancelLocked(r.tok)
+		}
+		return
+	}
+	c.postLocked(r)
+}
+
+func (c *Client) postLocked(r request) {
+	c.reqs = append(c.reqs, r)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// cancelLocked withdraws a waiting publish while no loop runs.
+func (c *Client) cancelLocked(t *Token) {
+	id := session.MsgID(t.msgID.Load())
+	if id != 0 && c.own.sess.Cancel(id) {
+		delete(c.own.pending, id)
+		t.complete(context.Canceled)
+	}
+}
+
+// mapSessionErr turns the session's refusals into the client's errors.
+func mapSessionErr(err error) error {
+	switch {
+	case errors.Is(err, session.ErrNotConnected):
+		return ErrNotConnected
+	case errors.Is(err, session.ErrBufferFull):
+		return ErrOfflineBufferFull
+	case errors.Is(err, session.ErrInvalidMessage):
+		return &argError{what: "message", err: err}
+	}
+	return err
+}

@@ -1,0 +1,933 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/session"
+	"github.com/linnet-mqtt/linnet/transport"
+)
+
+type reqKind uint8
+
+const (
+	reqPublish reqKind = iota + 1
+	reqSubscribe
+	reqUnsubscribe
+	reqCancel
+	reqAck
+	reqDisconnect
+	reqTick
+)
+
+// request is work handed to the loop through Client.reqs.
+type request struct {
+	kind    reqKind
+	msg     session.Message
+	tok     *Token
+	subs    []Subscription
+	filters []string
+	reply   chan opResult
+	ack     session.AckID
+	ctx     context.Context
+	done    chan struct{}
+}
+
+func (r request) fail(err error) {
+	switch r.kind {
+	case reqPublish:
+		r.tok.complete(err)
+	case reqSubscribe, reqUnsubscribe:
+		r.reply <- opResult{err: err}
+	case reqDisconnect:
+		close(r.done)
+	}
+}
+
+// maxBatch is how many inbound packets the loop takes in one go before it
+// writes what they caused; flushBytes is how much it queues before a write.
+const (
+	maxBatch   = 64
+	flushBytes = 64 << 10
+)
+
+// loop is the client's loop goroutine: it alone owns the session state
+// (own), the connection's packet.Writer and the keep-alive timer. It
+// connects, reconnects with back-off, turns requests from the API and
+// packets from the reader into session calls, writes what the session has
+// to send, batching writes, and queues deliveries and callbacks for the
+// dispatcher. It lives from Connect to Disconnect or Close (or to a loss
+// without AutoReconnect).
+type loop struct {
+	c    *Client
+	own  *owned
+	quit chan struct{}
+	life context.Context // cancelled by Close: aborts dials
+	disp *dispatcher
+
+	// The connection, while there is one.
+	conn   net.Conn
+	w      *packet.Writer
+	rd     *reader
+	server string
+
+	timer     *time.Timer
+	events    []event // waiting for room in the dispatcher's queue
+	disc      *request
+	idQueue   []*Token // QoS 1/2 publishes not yet given a packet id, in order
+	lastWrite time.Time
+	reconnect bool
+}
+
+// reader is the connection's reader goroutine: it decodes packets and
+// hands copies of them to the loop.
+type reader struct {
+	in      chan packet.Packet // closed when reading stops
+	err     error              // why; written before in is closed
+	handing atomic.Bool        // holding a packet the loop has not taken
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (rd *reader) run(r *packet.Reader) {
+	defer close(rd.done)
+	defer close(rd.in)
+	for {
+		p, err := r.ReadPacket()
+		if err != nil {
+			rd.err = err
+			return
+		}
+		rd.handing.Store(true)
+		select {
+		case rd.in <- packet.Clone(p):
+			rd.handing.Store(false)
+		case <-rd.stop:
+			rd.err = net.ErrClosed
+			return
+		}
+	}
+}
+
+// run connects (retrying as the options say), serves the connection, and
+// reconnects after a loss when AutoReconnect is set. first receives the
+// result of the first connect.
+func (l *loop) run(ctx context.Context, first chan<- error) {
+	defer l.exit()
+	l.timer = time.NewTimer(time.Hour)
+	l.timer.Stop()
+	firstDone := false
+	attempt := 0
+	for {
+		var err error
+		if !firstDone {
+			cctx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(l.life, cancel)
+			err = l.connectRound(cctx)
+			stop()
+			cancel()
+		} else {
+			err = l.connectRound(l.life)
+		}
+		if err == nil {
+			if !firstDone {
+				first <- nil
+				firstDone = true
+			}
+			attempt = 0
+			cause := l.serve()
+			l.closeConn()
+			if cause == nil || l.quitting() {
+				return
+			}
+			l.lost(cause)
+			if !l.c.opts.AutoReconnect {
+				return
+			}
+			l.reconnect = true
+			continue // the first reconnect goes at once; back-off after a failed round
+		}
+		if l.quitting() {
+			if !firstDone {
+				first <- ErrClosed
+			}
+			return
+		}
+		if !firstDone && (!l.c.opts.ConnectRetry || ctx.Err() != nil) {
+			first <- err
+			return
+		}
+		l.c.log.Warn("mqtt: connect failed", "err", err, "attempt", attempt+1)
+		delay := l.c.opts.Backoff.next(attempt)
+		attempt++
+		if f := l.c.opts.OnReconnecting; f != nil {
+			n := attempt
+			l.emit(event{cb: func() { f(n, delay) }})
+		}
+		var ctxDone <-chan struct{}
+		if !firstDone {
+			ctxDone = ctx.Done()
+		}
+		if !l.wait(delay, ctxDone) {
+			if !firstDone {
+				if ctx.Err() != nil {
+					first <- errors.Join(context.Cause(ctx), err)
+				} else {
+					first <- ErrClosed
+				}
+			}
+			return
+		}
+	}
+}
+
+// wait sleeps for d while serving requests in the disconnected state. It
+// returns false when the loop must end (Close, Disconnect, ctxDone).
+func (l *loop) wait(d time.Duration, ctxDone <-chan struct{}) bool {
+	l.timer.Reset(d)
+	defer l.timer.Stop()
+	for {
+		var dispCh chan event
+		if len(l.events) > 0 {
+			dispCh = l.disp.ch
+		}
+		select {
+		case <-l.timer.C:
+			return true
+		case <-l.quit:
+			return false
+		case <-ctxDone:
+			return false
+		case <-l.c.wake:
+			l.handleRequests(time.Now())
+			if l.disc != nil {
+				close(l.disc.done)
+				l.disc = nil
+				return false
+			}
+		case dispCh <- l.first():
+			l.events = l.events[1:]
+		}
+	}
+}
+
+func (l *loop) first() event {
+	if len(l.events) == 0 {
+		return event{}
+	}
+	return l.events[0]
+}
+
+func (l *loop) quitting() bool {
+	select {
+	case <-l.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// exit runs when the loop ends: the connection is closed and its reader
+// gone; requests that came too late are handled as while disconnected.
+func (l *loop) exit() {
+	l.closeConn()
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	c := l.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running, c.online, c.netConn = false, false, nil
+	if c.cancel != nil {
+		c.cancel()
+	}
+	// Events that could not be queued are dropped unless the dispatcher
+	// has room: a closing client delivers nothing more.
+	for _, ev := range l.events {
+		select {
+		case l.disp.ch <- ev:
+		default:
+		}
+	}
+	l.events = nil
+	reqs := c.reqs
+	c.reqs = nil
+	for _, r := range reqs {
+		l.offline(r, time.Now())
+	}
+	if l.disc != nil {
+		close(l.disc.done)
+		l.disc = nil
+	}
+}
+
+// offline handles a request while there is no connection.
+func (l *loop) offline(r request, now time.Time) {
+	switch r.kind {
+	case reqPublish:
+		l.publish(r, now)
+	case reqSubscribe, reqUnsubscribe:
+		r.reply <- opResult{err: ErrNotConnected}
+	case reqCancel:
+		l.cancel(r.tok)
+	case reqAck:
+		_ = l.own.sess.Ack(now, r.ack)
+	case reqDisconnect:
+		close(r.done)
+	}
+}
+
+// connectRound tries every server in order; nil means connected.
+func (l *loop) connectRound(ctx context.Context) error {
+	var errs []error
+	for _, server := range l.c.opts.Servers {
+		err := l.connectServer(ctx, server)
+		if err == nil {
+			return nil
+		}
+		l.c.log.Debug("mqtt: server did not accept", "server", server, "err", err)
+		errs = append(errs, err)
+		if ctx.Err() != nil || l.quitting() {
+			break
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// connectServer connects to one server, falling back from 3.1.1 to 3.1 in
+// automatic mode when the server refuses the level or closes without a
+// CONNACK.
+func (l *loop) connectServer(ctx context.Context, server string) error {
+	l.c.mu.Lock()
+	v := l.c.version
+	l.c.mu.Unlock()
+	if v != VersionAuto {
+		return l.attempt(ctx, server, v)
+	}
+	err := l.attempt(ctx, server, Version311)
+	if err == nil {
+		l.setVersion(Version311)
+		return nil
+	}
+	if !errors.Is(err, &ConnectError{Code: packet.RefusedProtocolVersion}) && !errors.Is(err, ErrNoCONNACK) {
+		return err
+	}
+	if ctx.Err() != nil || l.quitting() {
+		return err
+	}
+	l.c.log.Debug("mqtt: falling back to MQTT 3.1", "server", server, "err", err)
+	if err31 := l.attempt(ctx, server, Version31); err31 != nil {
+		return errors.Join(err, err31)
+	}
+	l.setVersion(Version31)
+	return nil
+}
+
+func (l *loop) setVersion(v Version) {
+	l.c.mu.Lock()
+	l.c.version = v
+	l.c.mu.Unlock()
+}
+
+// attempt is one connection to one server with one protocol version: dial,
+// CONNECT [MQTT-3.1.0-1], wait for CONNACK, all within ConnectTimeout.
+func (l *loop) attempt(ctx context.Context, server string, v Version) error {
+	o := &l.c.opts
+	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+
+	cp := &packet.Connect{
+		CleanSession: !o.PersistentSession,
+		KeepAlive:    o.keepAliveSeconds(),
+		ClientID:     o.ClientID,
+	}
+	if v == Version31 {
+		cp.ProtocolName, cp.ProtocolLevel = packet.ProtocolName31, packet.ProtocolLevel31
+	} else {
+		cp.ProtocolName, cp.ProtocolLevel = packet.ProtocolName311, packet.ProtocolLevel311
+	}
+	user, pass := o.Username, o.Password
+	if o.Credentials != nil {
+		var err error
+		if user, pass, err = o.Credentials(ctx, server); err != nil {
+			return &CredentialsError{Server: server, Err: err}
+		}
+	}
+	if user != "" {
+		cp.UsernameFlag, cp.Username = true, user
+		if pass != nil {
+			cp.PasswordFlag, cp.Password = true, pass
+		}
+	}
+	if w := o.Will; w != nil {
+		cp.WillFlag, cp.WillTopic, cp.WillMessage, cp.WillQoS, cp.WillRetain = true, w.Topic, w.Payload, w.QoS, w.Retain
+		if cp.WillMessage == nil {
+			cp.WillMessage = []byte{}
+		}
+	}
+
+	topts := make([]transport.Option, 0, len(o.Transport)+4)
+	topts = append(topts, transport.WithLogger(l.c.log), transport.WithConnectTimeout(o.ConnectTimeout))
+	if o.Registry != nil {
+		topts = append(topts, transport.WithRegistry(o.Registry))
+	}
+	if len(o.WebSocketHeader) > 0 {
+		topts = append(topts, webSocketHeader(o.WebSocketHeader)...)
+	}
+	topts = append(topts, o.Transport...)
+	conn, err := transport.Dial(ctx, server, topts...)
+	if err != nil {
+		return err
+	}
+	l.c.mu.Lock()
+	if l.quitting() {
+		l.c.mu.Unlock()
+		conn.Close()
+		return ErrClosed
+	}
+	l.c.netConn = conn
+	l.c.mu.Unlock()
+	fail := func(err error) error {
+		conn.Close()
+		l.c.mu.Lock()
+		l.c.netConn = nil
+		l.c.mu.Unlock()
+		return err
+	}
+
+	// The context becomes a deadline on the connection; no goroutine.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	w := packet.NewWriter(conn)
+	if err := w.WritePacket(cp); err != nil {
+		stop()
+		return fail(l.handshakeErr(ctx, server, err, "writing CONNECT"))
+	}
+	r := packet.NewReader(conn)
+	r.SetMaxPacketSize(o.MaxPacketSize)
+	p, err := r.ReadPacket()
+	stopped := stop()
+	if err != nil {
+		return fail(l.handshakeErr(ctx, server, err, "waiting for CONNACK"))
+	}
+	if !stopped { // the context ended just as the CONNACK came
+		return fail(context.Cause(ctx))
+	}
+	_ = conn.SetDeadline(time.Time{})
+	ack, ok := p.(*packet.Connack)
+	if !ok {
+		return fail(&ViolationError{Packet: p.Type(), Reason: "first packet from the server is not CONNACK"})
+	}
+	if ack.ReturnCode != packet.Accepted {
+		return fail(&ConnectError{Code: ack.ReturnCode, Server: server})
+	}
+
+	// Connected.
+	l.conn, l.w, l.server = conn, w, server
+	l.rd = &reader{in: make(chan packet.Packet, 64), stop: make(chan struct{}), done: make(chan struct{})}
+	go l.rd.run(r)
+	l.established(ack.SessionPresent, v)
+	return nil
+}
+
+// handshakeErr classifies a failure before CONNACK.
+func (l *loop) handshakeErr(ctx context.Context, server string, err error, doing string) error {
+	if ctx.Err() != nil {
+		if l.quitting() {
+			return ErrClosed
+		}
+		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(context.Cause(ctx), err)}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
+		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(ErrNoCONNACK, err)}
+	}
+	return &HandshakeError{Server: server, Doing: doing, Err: err}
+}
+
+// established starts the session on a new connection.
+func (l *loop) established(sessionPresent bool, v Version) {
+	now := time.Now()
+	o := &l.c.opts
+	clean := !o.PersistentSession
+	l.lastWrite = now
+	l.idQueue = l.idQueue[:0]
+	if err := l.own.sess.OnConnack(now, sessionPresent, clean); err != nil {
+		l.c.log.Warn("mqtt: clearing the stored session", "err", err)
+	}
+	l.c.mu.Lock()
+	l.c.online = true
+	l.c.mu.Unlock()
+	if !sessionPresent && !o.NoResubscribe && len(l.own.subs) > 0 {
+		subs := append([]Subscription(nil), l.own.subs...)
+		id, err := l.own.sess.Subscribe(now, subs)
+		if err != nil {
+			l.c.log.Warn("mqtt: re-subscribing", "err", err)
+		} else {
+			l.own.pending[id] = &pendingOp{kind: packet.TypeSubscribe, subs: subs}
+		}
+	}
+	if f := o.OnConnect; f != nil {
+		info := ConnectInfo{Server: l.server, SessionPresent: sessionPresent, Reconnect: l.reconnect, Version: v}
+		l.emit(event{cb: func() { f(info) }})
+	}
+	l.c.log.Debug("mqtt: connected", "server", l.server, "session_present", sessionPresent, "version", v)
+}
+
+// serve runs the connected state until the connection ends. It returns nil
+// after a graceful Disconnect or Close, else the cause of the loss.
+func (l *loop) serve() error {
+	var deadline time.Time
+	for {
+		now := time.Now()
+		if err := l.pump(now); err != nil {
+			return err
+		}
+		if l.disc != nil && l.discReady() {
+			return l.sendDisconnect()
+		}
+		// One timer: the session's keep-alive deadline.
+		if d := l.deadline(); !d.Equal(deadline) {
+			deadline = d
+			if d.IsZero() {
+				l.timer.Stop()
+			} else {
+				l.timer.Reset(d.Sub(now))
+			}
+		}
+		var in chan packet.Packet
+		if len(l.events) == 0 {
+			in = l.rd.in // else: back-pressure, the dispatcher is full
+		}
+		var dispCh chan event
+		if len(l.events) > 0 {
+			dispCh = l.disp.ch
+		}
+		var discDone <-chan struct{}
+		if l.disc != nil {
+			discDone = l.disc.ctx.Done()
+		}
+		select {
+		case p, ok := <-in:
+			if err := l.receive(p, ok); err != nil {
+				return err
+			}
+			for i := 1; i < maxBatch && len(l.events) == 0; i++ {
+				select {
+				case p, ok := <-in:
+					if err := l.receive(p, ok); err != nil {
+						return err
+					}
+					continue
+				default:
+				}
+				break
+			}
+		case <-l.c.wake:
+			l.handleRequests(time.Now())
+		case dispCh <- l.first():
+			l.events = l.events[1:]
+		case <-l.timer.C:
+			deadline = time.Time{}
+			if err := l.tick(time.Now()); err != nil {
+				return err
+			}
+		case <-discDone:
+			return l.sendDisconnect()
+		case <-l.quit:
+			return nil
+		}
+	}
+}
+
+func (l *loop) deadline() time.Time {
+	if l.c.opts.PingSender != nil {
+		return time.Time{}
+	}
+	return l.own.sess.NextDeadline()
+}
+
+// tick runs keep-alive. A PINGREQ without answer ends the connection,
+// unless the reader holds a packet the loop has not taken because the
+// dispatcher is full: the server is alive and the silence is ours. Then a
+// PINGREQ still goes out every keep-alive period, so that the server does
+// not time the client out [MQTT-3.1.2-23], and the check is repeated.
+func (l *loop) tick(now time.Time) error {
+	err := l.own.sess.Tick(now)
+	if err == nil {
+		return nil
+	}
+	if !l.rd.handing.Load() {
+		return err
+	}
+	ka := l.c.opts.KeepAlive
+	if now.Sub(l.lastWrite) >= ka {
+		if e := l.w.Queue(&packet.Pingreq{}); e != nil {
+			return e
+		}
+	}
+	l.timer.Reset(min(ka, l.c.opts.PingTimeout))
+	return nil
+}
+
+// receive hands one packet from the reader to the session.
+func (l *loop) receive(p packet.Packet, ok bool) error {
+	if !ok {
+		err := l.rd.err
+		if err == nil {
+			err = io.EOF
+		}
+		return err
+	}
+	now := time.Now()
+	if _, isAck := p.(*packet.Connack); isAck {
+		return &ViolationError{Packet: packet.TypeConnack, Reason: "second CONNACK"}
+	}
+	if err := l.own.sess.Received(now, p); err != nil {
+		var up *session.UnexpectedPacketError
+		if errors.As(err, &up) {
+			return &ViolationError{Packet: up.Type, Reason: "a packet a server never sends to a client"}
+		}
+		return err // a store error: the connection goes, the server re-sends
+	}
+	l.drainEvents(p)
+	return nil
+}
+
+// pump drains the session's events and writes what it has to send.
+func (l *loop) pump(now time.Time) error {
+	l.drainEvents(nil)
+	for {
+		p, ok := l.own.sess.NextToSend(now)
+		if !ok {
+			break
+		}
+		if pub, isPub := p.(*packet.Publish); isPub && pub.QoS != packet.QoS0 && !pub.Dup {
+			l.assignID(pub.PacketID)
+		}
+		if err := l.w.Queue(p); err != nil {
+			// The session hands out only valid packets; a failure here is
+			// a bug, but it must not wedge the connection.
+			return err
+		}
+		if l.w.Buffered() >= flushBytes {
+			if err := l.flush(now); err != nil {
+				return err
+			}
+		}
+	}
+	l.drainEvents(nil) // QoS 0 completions
+	return l.flush(now)
+}
+
+func (l *loop) flush(now time.Time) error {
+	if l.w.Buffered() == 0 {
+		return nil
+	}
+	_ = l.conn.SetWriteDeadline(now.Add(l.c.opts.WriteTimeout))
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	l.lastWrite = now
+	return nil
+}
+
+// assignID gives the oldest publish token without a packet id its id: the
+// session admits QoS 1 and 2 publishes in the order it accepted them.
+func (l *loop) assignID(pid uint16) {
+	for len(l.idQueue) > 0 {
+		t := l.idQueue[0]
+		l.idQueue = l.idQueue[1:]
+		if t.Err() != nil || isDone(t) {
+			continue
+		}
+		t.id.Store(uint32(pid))
+		return
+	}
+}
+
+func isDone(t *Token) bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// drainEvents turns session events into deliveries, completions and
+// callbacks. src is the packet just received (deliveries of QoS 0 and 1
+// point into it, and it is ours: the reader cloned it).
+func (l *loop) drainEvents(src packet.Packet) {
+	for {
+		ev, ok := l.own.sess.NextEvent()
+		if !ok {
+			return
+		}
+		switch ev.Kind {
+		case session.EventDelivery:
+			l.deliver(ev, src)
+		case session.EventCompletion:
+			l.complete(ev)
+		}
+	}
+}
+
+func (l *loop) deliver(ev session.Event, src packet.Packet) {
+	p := ev.Message
+	m := &Message{Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, Duplicate: p.Dup, MessageID: p.PacketID}
+	if sp, ok := src.(*packet.Publish); ok && sp == p {
+		m.Payload = p.Payload
+	} else {
+		m.Payload = append([]byte(nil), p.Payload...)
+	}
+	if ev.Ack != 0 {
+		id, c := ev.Ack, l.c
+		m.acker = &acker{send: func() { c.post(request{kind: reqAck, ack: id}) }}
+	}
+	l.emit(event{msg: m})
+}
+
+func (l *loop) complete(ev session.Event) {
+	op := l.own.pending[ev.ID]
+	if op == nil {
+		return
+	}
+	delete(l.own.pending, ev.ID)
+	switch op.kind {
+	case packet.TypePublish:
+		err := ev.Err
+		if err != nil && errors.Is(err, session.ErrSessionCleared) {
+			err = &ConnectionLostError{Server: l.server, Err: err}
+		}
+		if op.tok != nil && !isDone(op.tok) {
+			op.tok.complete(err)
+		}
+		if f := l.c.opts.OnDeliveryComplete; f != nil && err == nil {
+			d := Delivery{Topic: op.topic, QoS: op.qos, MessageID: 0}
+			if op.tok != nil {
+				d.MessageID = op.tok.MessageID()
+			}
+			l.emit(event{cb: func() { f(d) }})
+		}
+	case packet.TypeSubscribe:
+		res := opResult{err: ev.Err}
+		if sa, ok := ev.Reply.(*packet.Suback); ok && ev.Err == nil {
+			res.codes = append([]packet.SubackCode(nil), sa.ReturnCodes...)
+			for i, s := range op.subs {
+				if i < len(res.codes) && res.codes[i].Failed() {
+					if op.reply != nil {
+						l.c.router.remove(s.Filter)
+					}
+					l.forgetSub(s.Filter)
+					continue
+				}
+				l.rememberSub(s)
+			}
+		} else if ev.Err != nil && errors.Is(ev.Err, session.ErrSubackCount) {
+			res.err = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
+		}
+		if op.reply != nil {
+			op.reply <- res
+		} else if ev.Err == nil {
+			for i, code := range res.codes {
+				if code.Failed() && i < len(op.subs) {
+					l.c.log.Warn("mqtt: re-subscribe refused", "filter", op.subs[i].Filter)
+				}
+			}
+		}
+	case packet.TypeUnsubscribe:
+		if ev.Err == nil {
+			for _, s := range op.subs {
+				l.c.router.remove(s.Filter)
+				l.forgetSub(s.Filter)
+			}
+		}
+		if op.reply != nil {
+			op.reply <- opResult{err: ev.Err}
+		}
+	}
+}
+
+func (l *loop) rememberSub(s Subscription) {
+	for i := range l.own.subs {
+		if l.own.subs[i].Filter == s.Filter {
+			l.own.subs[i].QoS = s.QoS
+			return
+		}
+	}
+	l.own.subs = append(l.own.subs, s)
+}
+
+func (l *loop) forgetSub(filter string) {
+	for i := range l.own.subs {
+		if l.own.subs[i].Filter == filter {
+			l.own.subs = append(l.own.subs[:i], l.own.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+// emit queues an event for the dispatcher without ever blocking the loop.
+func (l *loop) emit(ev event) {
+	if len(l.events) == 0 {
+		select {
+		case l.disp.ch <- ev:
+			return
+		default:
+		}
+	}
+	l.events = append(l.events, ev)
+}
+
+// handleRequests takes every request posted so far.
+func (l *loop) handleRequests(now time.Time) {
+	c := l.c
+	c.mu.Lock()
+	reqs := c.reqs
+	c.reqs = nil
+	c.mu.Unlock()
+	for _, r := range reqs {
+		switch r.kind {
+		case reqPublish:
+			l.publish(r, now)
+		case reqSubscribe:
+			id, err := l.own.sess.Subscribe(now, r.subs)
+			if err != nil {
+				r.reply <- opResult{err: mapSessionErr(err)}
+				continue
+			}
+			l.own.pending[id] = &pendingOp{kind: packet.TypeSubscribe, subs: r.subs, reply: r.reply}
+		case reqUnsubscribe:
+			id, err := l.own.sess.Unsubscribe(now, r.filters)
+			if err != nil {
+				r.reply <- opResult{err: mapSessionErr(err)}
+				continue
+			}
+			subs := make([]Subscription, len(r.filters))
+			for i, f := range r.filters {
+				subs[i].Filter = f
+			}
+			l.own.pending[id] = &pendingOp{kind: packet.TypeUnsubscribe, subs: subs, reply: r.reply}
+		case reqCancel:
+			l.cancel(r.tok)
+		case reqAck:
+			if err := l.own.sess.Ack(now, r.ack); err != nil {
+				c.log.Warn("mqtt: acknowledging", "err", err)
+			}
+		case reqTick:
+			if l.conn != nil {
+				if err := l.tick(now); err != nil {
+					// Make serve notice: the reader's side stays, the
+					// connection goes.
+					l.conn.Close()
+				}
+			}
+		case reqDisconnect:
+			rr := r
+			l.disc = &rr
+			context.AfterFunc(r.ctx, func() {
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
+			})
+		}
+	}
+}
+
+func (l *loop) publish(r request, now time.Time) {
+	id, err := l.own.sess.Publish(now, r.msg)
+	if err != nil {
+		r.tok.complete(mapSessionErr(err))
+		return
+	}
+	r.tok.msgID.Store(uint64(id))
+	l.own.pending[id] = &pendingOp{kind: packet.TypePublish, tok: r.tok, topic: r.msg.Topic, qos: r.msg.QoS}
+	if r.msg.QoS != packet.QoS0 {
+		l.idQueue = append(l.idQueue, r.tok)
+	}
+}
+
+func (l *loop) cancel(t *Token) {
+	id := session.MsgID(t.msgID.Load())
+	if id != 0 && l.own.sess.Cancel(id) {
+		delete(l.own.pending, id)
+		t.complete(context.Canceled)
+	}
+}
+
+// discReady reports whether nothing is left in flight for a Disconnect.
+func (l *loop) discReady() bool {
+	s := l.own.sess
+	return s.InFlight() == 0 && s.Waiting() == 0 && !s.Pending()
+}
+
+// sendDisconnect ends the connection gracefully: DISCONNECT, then close,
+// and nothing after it [MQTT-3.14.4-1] [MQTT-3.14.4-2].
+func (l *loop) sendDisconnect() error {
+	now := time.Now()
+	if err := l.w.Queue(&packet.Disconnect{}); err == nil {
+		_ = l.flush(now)
+	}
+	close(l.disc.done)
+	l.disc = nil
+	l.closeConn()
+	return nil
+}
+
+// closeConn closes the connection and waits for its reader to end.
+func (l *loop) closeConn() {
+	if l.conn == nil {
+		return
+	}
+	l.conn.Close()
+	close(l.rd.stop)
+	<-l.rd.done
+	l.c.mu.Lock()
+	l.c.online = false
+	l.c.netConn = nil
+	l.c.mu.Unlock()
+	l.conn, l.w = nil, nil
+}
+
+// lost handles a connection that ended with cause: the session learns of
+// it, tokens fail or wait as the session type says, callbacks are queued.
+func (l *loop) lost(cause error) {
+	now := time.Now()
+	err := &ConnectionLostError{Server: l.server, Err: cause}
+	l.c.log.Warn("mqtt: connection lost", "server", l.server, "err", cause)
+	l.own.sess.ConnectionLost(now, err)
+	if !l.c.opts.PersistentSession {
+		// Clean session: what is in flight will be discarded by the next
+		// CONNACK, so every publish token fails now with the cause; the
+		// ones not sent yet are withdrawn.
+		for id, op := range l.own.pending {
+			if op.kind != packet.TypePublish || op.tok == nil {
+				continue
+			}
+			if l.own.sess.Cancel(id) { // never sent: withdrawn
+				delete(l.own.pending, id)
+				op.tok.complete(err)
+				continue
+			}
+			op.tok.complete(err)
+			op.tok = nil
+		}
+	}
+	l.drainEvents(nil)
+	if f := l.c.opts.OnConnectionLost; f != nil {
+		l.emit(event{cb: func() { f(err) }})
+	}
+}
