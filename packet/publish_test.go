@@ -1,0 +1,64 @@
+package packet_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linnet-mqtt/linnet/packet"
+)
+
+func publishRefusals() []refusal {
+	return []refusal{
+		{"qos3", &packet.Publish{QoS: 3, PacketID: 1, Topic: "a"}, "MQTT-3.3.1-4", packet.ErrInvalidQoS},
+		{"qos200", &packet.Publish{QoS: 200, PacketID: 1, Topic: "a"}, "MQTT-3.3.1-4", packet.ErrInvalidQoS},
+		{"dup-qos0", &packet.Publish{Dup: true, Topic: "a"}, "MQTT-3.3.1-2", packet.ErrReservedFlags},
+		{"qos1-id-0", &packet.Publish{QoS: 1, Topic: "a"}, "MQTT-2.3.1-1", packet.ErrZeroPacketID},
+		{"qos2-id-0", &packet.Publish{QoS: 2, Topic: "a"}, "MQTT-2.3.1-1", packet.ErrZeroPacketID},
+		{"topic-plus", &packet.Publish{Topic: "a/+"}, "MQTT-3.3.2-2", packet.ErrInvalidTopic},
+		{"topic-hash", &packet.Publish{Topic: "#"}, "MQTT-3.3.2-2", packet.ErrInvalidTopic},
+		{"topic-long-wildcard", &packet.Publish{Topic: "sensors/building-7/floor-3/#"}, "MQTT-3.3.2-2", packet.ErrInvalidTopic},
+		{"topic-empty", &packet.Publish{}, "MQTT-4.7.3-1", packet.ErrInvalidTopic},
+		{"topic-nul", &packet.Publish{Topic: "a\x00"}, "MQTT-1.5.3-2", packet.ErrInvalidUTF8},
+		{"topic-long-nul", &packet.Publish{Topic: "sensors/building-7/\x00"}, "MQTT-1.5.3-2", packet.ErrInvalidUTF8},
+		{"topic-invalid", &packet.Publish{Topic: "\xc0\xaf"}, "MQTT-1.5.3-1", packet.ErrInvalidUTF8},
+		{"topic-too-long", &packet.Publish{Topic: strings.Repeat("a", 65536)}, "MQTT-4.7.3-3", packet.ErrInvalidTopic},
+	}
+}
+
+// TestPublishStrictEncoding checks that Append refuses every PUBLISH a sender
+// must not send: QoS 3 [MQTT-3.3.1-4], DUP on QoS 0 [MQTT-3.3.1-2], packet
+// id 0 [MQTT-2.3.1-1], wildcards in the topic [MQTT-3.3.2-2] [MQTT-4.7.1-1],
+// an empty topic [MQTT-4.7.3-1], a topic over 65535 bytes [MQTT-4.7.3-3],
+// U+0000 [MQTT-1.5.3-2] [MQTT-4.7.3-2] and ill-formed UTF-8 [MQTT-1.5.3-1].
+func TestPublishStrictEncoding(t *testing.T) {
+	checkRefusals(t, publishRefusals())
+}
+
+// TestPublishKeepsBOM checks [MQTT-1.5.3-3]: U+FEFF in a topic is sent and
+// received as the bytes EF BB BF, not stripped.
+func TestPublishKeepsBOM(t *testing.T) {
+	p := &packet.Publish{Topic: "\ufeffa/\ufeff"}
+	b, err := p.Append(nil)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x30, 10, 0, 8, 0xef, 0xbb, 0xbf, 'a', '/', 0xef, 0xbb, 0xbf}, b)
+	q, _, err := packet.Decode(b)
+	require.NoError(t, err)
+	require.Equal(t, "\ufeffa/\ufeff", q.(*packet.Publish).Topic)
+}
+
+// TestPublishLargePayload checks a PUBLISH whose remaining length takes
+// three and four bytes.
+func TestPublishLargePayload(t *testing.T) {
+	for _, n := range []int{1 << 14, 1 << 21} {
+		p := &packet.Publish{Topic: "t", Payload: make([]byte, n)}
+		b, err := p.Append(nil)
+		require.NoError(t, err)
+		require.Len(t, b, p.Len())
+		q, m, err := packet.Decode(b)
+		require.NoError(t, err)
+		require.Equal(t, len(b), m)
+		require.Len(t, q.(*packet.Publish).Payload, n)
+	}
+}
