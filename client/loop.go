@@ -83,6 +83,9 @@ type loop struct {
 	idQueue   []*Token // QoS 1/2 publishes not yet given a packet id, in order
 	lastWrite time.Time
 	reconnect bool
+
+	completions uint64    // completion events seen, to tell unknown acks
+	recheck     time.Time // next keep-alive check while stalled
 }
 
 // reader is the connection's reader goroutine: it decodes packets and
@@ -555,12 +558,22 @@ func (l *loop) deadline() time.Time {
 	if l.c.opts.PingSender != nil {
 		return time.Time{}
 	}
-	return l.own.sess.NextDeadline()
+	d := l.own.sess.NextDeadline()
+	if !l.recheck.IsZero() && d.Before(l.recheck) {
+		d = l.recheck
+	}
+	return d
+}
+
+// stalled reports whether the loop holds back packets the reader has read:
+// the dispatcher is full, so the silence of the server is the client's own.
+func (l *loop) stalled() bool {
+	return len(l.events) > 0 && (len(l.rd.in) > 0 || l.rd.handing.Load())
 }
 
 // tick runs keep-alive. A PINGREQ without answer ends the connection,
-// unless the reader holds a packet the loop has not taken because the
-// dispatcher is full: the server is alive and the silence is ours. Then a
+// unless the loop is stalled by a full dispatcher with packets from the
+// server waiting: the server is alive and the silence is ours. Then a
 // PINGREQ still goes out every keep-alive period, so that the server does
 // not time the client out [MQTT-3.1.2-23], and the check is repeated.
 func (l *loop) tick(now time.Time) error {
@@ -568,7 +581,7 @@ func (l *loop) tick(now time.Time) error {
 	if err == nil {
 		return nil
 	}
-	if !l.rd.handing.Load() {
+	if !l.stalled() {
 		return err
 	}
 	ka := l.c.opts.KeepAlive
@@ -577,7 +590,7 @@ func (l *loop) tick(now time.Time) error {
 			return e
 		}
 	}
-	l.timer.Reset(min(ka, l.c.opts.PingTimeout))
+	l.recheck = now.Add(min(ka, l.c.opts.PingTimeout))
 	return nil
 }
 
@@ -591,9 +604,16 @@ func (l *loop) receive(p packet.Packet, ok bool) error {
 		return err
 	}
 	now := time.Now()
+	l.recheck = time.Time{}
 	if _, isAck := p.(*packet.Connack); isAck {
 		return &ViolationError{Packet: packet.TypeConnack, Reason: "second CONNACK"}
 	}
+	var wantCompletion bool
+	switch p.(type) {
+	case *packet.Puback, *packet.Pubcomp, *packet.Suback, *packet.Unsuback:
+		wantCompletion = true
+	}
+	before := l.completions
 	if err := l.own.sess.Received(now, p); err != nil {
 		var up *session.UnexpectedPacketError
 		if errors.As(err, &up) {
@@ -602,6 +622,12 @@ func (l *loop) receive(p packet.Packet, ok bool) error {
 		return err // a store error: the connection goes, the server re-sends
 	}
 	l.drainEvents(p)
+	if wantCompletion && l.completions == before {
+		// The session ignores an ack for an identifier it does not hold;
+		// the client treats it as the protocol violation it is
+		// [MQTT-4.8.0-1].
+		return &ViolationError{Packet: p.Type(), Reason: "acknowledgement for a packet identifier not in use"}
+	}
 	return nil
 }
 
@@ -700,6 +726,7 @@ func (l *loop) deliver(ev session.Event, src packet.Packet) {
 }
 
 func (l *loop) complete(ev session.Event) {
+	l.completions++
 	op := l.own.pending[ev.ID]
 	if op == nil {
 		return
