@@ -180,6 +180,7 @@ const (
 // inRecord is an inbound QoS 2 message between PUBLISH and PUBCOMP.
 type inRecord struct {
 	st  inState
+	ack AckID // while delivered and waiting for Ack
 	pub packet.Publish
 	buf []byte // backing store of pub.Payload, reused
 }
@@ -364,6 +365,7 @@ func (s *Session) newIn() *inRecord {
 	if n := len(s.inPool); n > 0 {
 		r := s.inPool[n-1]
 		s.inPool = s.inPool[:n-1]
+		r.st, r.ack = inAwaitRel, 0
 		return r
 	}
 	return new(inRecord)
@@ -724,7 +726,7 @@ func (s *Session) receivePublish(p *packet.Publish) error {
 		// [MQTT-4.6.0-2].
 		ack := s.pushAck(packet.TypePuback, p.PacketID)
 		s.events.Push(Event{Kind: EventDelivery, Message: p, Ack: ack})
-		return s.flushAcks()
+		s.flushAcks()
 	case packet.QoS2:
 		if _, dup := s.inbound[p.PacketID]; dup {
 			// [MQTT-4.3.3-2]: a re-send of a message we hold is answered
@@ -761,12 +763,13 @@ func (s *Session) pushAck(typ packet.Type, pid uint16) AckID {
 	return id
 }
 
-// Ack acknowledges a delivery made with ManualAcks. Its PUBACK or PUBCOMP
-// goes out once every earlier delivery is acknowledged too, so acks leave
-// in delivery order; for QoS 2 the r- record is removed just before the
-// PUBCOMP is queued. Acking an unknown, stale or already acknowledged AckID
-// does nothing. The error is a store error removing an r- record; the
-// PUBCOMP then waits and is retried on the next Ack or PUBREL.
+// Ack acknowledges a delivery made with ManualAcks. For QoS 2 the r- record
+// is removed at once, so a crash after Ack never delivers the message again.
+// The PUBACK or PUBCOMP goes out once every earlier delivery is
+// acknowledged too, so acks leave in delivery order. Acking an unknown,
+// stale or already acknowledged AckID does nothing. The error is a store
+// error removing the r- record; the delivery then stays unacknowledged and
+// Ack may be called again.
 func (s *Session) Ack(now time.Time, id AckID) error {
 	if id < s.ackHead || id >= s.ackHead+AckID(s.acks.Len()) {
 		return nil
@@ -775,44 +778,44 @@ func (s *Session) Ack(now time.Time, id AckID) error {
 	if e.void || e.done {
 		return nil
 	}
+	if e.typ == packet.TypePubcomp {
+		if err := s.releaseInbound(e.pid); err != nil {
+			return err
+		}
+	}
 	e.done = true
-	return s.flushAcks()
+	s.flushAcks()
+	return nil
 }
 
-// flushAcks sends the acknowledgements at the head of the delivery order
+// releaseInbound ends an inbound QoS 2 message after its delivery: the r-
+// record goes from the store, then from memory. A crash before the Remove
+// delivers the message again after a restart; nothing is lost.
+func (s *Session) releaseInbound(pid uint16) error {
+	if err := s.store.Remove(s.key(keyR, pid)); err != nil {
+		return fmt.Errorf("session: removing inbound record %d: %w", pid, err)
+	}
+	if r := s.inbound[pid]; r != nil {
+		delete(s.inbound, pid)
+		s.freeIn(r)
+	}
+	return nil
+}
+
+// flushAcks queues the acknowledgements at the head of the delivery order
 // that are done.
-func (s *Session) flushAcks() error {
+func (s *Session) flushAcks() {
 	for s.acks.Len() > 0 {
 		e := s.acks.At(0)
 		if !e.done && !e.void {
-			return nil
+			return
 		}
-		if !e.void {
-			switch e.typ {
-			case packet.TypePuback:
-				if s.connected {
-					s.control.Push(sendEntry{typ: packet.TypePuback, pid: e.pid})
-				}
-			case packet.TypePubcomp:
-				// Delivered; now the record goes, then PUBCOMP. A crash
-				// before the Remove re-delivers after a restart; nothing
-				// is lost.
-				if err := s.store.Remove(s.key(keyR, e.pid)); err != nil {
-					return fmt.Errorf("session: removing inbound record %d: %w", e.pid, err)
-				}
-				if r := s.inbound[e.pid]; r != nil {
-					delete(s.inbound, e.pid)
-					s.freeIn(r)
-				}
-				if s.connected {
-					s.control.Push(sendEntry{typ: packet.TypePubcomp, pid: e.pid})
-				}
-			}
+		if !e.void && s.connected {
+			s.control.Push(sendEntry{typ: e.typ, pid: e.pid})
 		}
 		s.acks.Pop()
 		s.ackHead++
 	}
-	return nil
 }
 
 func (s *Session) receivePuback(pid uint16) {
@@ -890,20 +893,36 @@ func (s *Session) receivePubrec(pid uint16) error {
 
 func (s *Session) receivePubrel(pid uint16) error {
 	r := s.inbound[pid]
-	if r == nil {
+	switch {
+	case r == nil:
 		s.log.Warn("session: PUBREL for an unknown packet identifier, answering PUBCOMP", "id", pid)
 		s.control.Push(sendEntry{typ: packet.TypePubcomp, pid: pid})
 		return nil
-	}
-	if r.st == inDelivered {
-		// Delivered already; its PUBCOMP waits for its ack or for a store
-		// that failed to remove the record. Retry the latter.
-		return s.flushAcks()
+	case r.st == inDelivered && r.ack != 0:
+		return nil // delivered, waiting for Ack: PUBCOMP then
+	case r.st == inDelivered:
+		// Delivered, but removing the record failed before: retry.
+		if err := s.releaseInbound(pid); err != nil {
+			return err
+		}
+		s.control.Push(sendEntry{typ: packet.TypePubcomp, pid: pid})
+		return nil
 	}
 	r.st = inDelivered
-	ack := s.pushAck(packet.TypePubcomp, pid)
-	s.events.Push(Event{Kind: EventDelivery, Message: &r.pub, Ack: ack}) // delivered once, on PUBREL
-	return s.flushAcks()
+	r.ack = s.pushAck(packet.TypePubcomp, pid)
+	s.events.Push(Event{Kind: EventDelivery, Message: &r.pub, Ack: r.ack}) // delivered once, on PUBREL
+	if r.ack != 0 {
+		return nil
+	}
+	// Automatic acks: delivered (handed out), then the record goes, then
+	// PUBCOMP.
+	if err := s.releaseInbound(pid); err != nil {
+		s.acks.At(s.acks.Len() - 1).void = true // no PUBCOMP before the record is gone
+		s.flushAcks()
+		return err
+	}
+	s.flushAcks()
+	return nil
 }
 
 func (s *Session) receivePubcomp(pid uint16) {
@@ -1012,7 +1031,8 @@ func (s *Session) clearSession() error {
 
 // ConnectionLost ends the connection. Subscribes and unsubscribes in flight
 // or waiting complete with cause (net.ErrClosed when nil), as do QoS 0
-// publishes not yet handed out; queued acks are dropped (the server re-sends
+// publishes not yet handed out (except those of a persisted offline buffer,
+// which go back to it); queued acks are dropped (the server re-sends
 // what they answered); QoS 1 deliveries awaiting Ack are voided, QoS 2 ones
 // stay and are completed by Ack. QoS 1 and 2 publishes stay in flight for
 // the next OnConnack. The ping sender is stopped.
@@ -1026,11 +1046,22 @@ func (s *Session) ConnectionLost(now time.Time, cause error) {
 		ps.Stop()
 	}
 	s.control.Clear()
+	var back outList // persisted buffered QoS 0 messages not handed out: back to the buffer
 	for s.pubs.Len() > 0 {
 		e := s.pubs.Pop()
-		if e.rec.gen == e.gen && e.rec.st == stQueued0 {
-			s.complete(e.rec, cause, nil)
+		if e.rec.gen != e.gen || e.rec.st != stQueued0 {
+			continue
 		}
+		if e.rec.bufSeq != 0 {
+			e.rec.st = stBuffered
+			back.PushBack(e.rec)
+			continue
+		}
+		s.complete(e.rec, cause, nil)
+	}
+	if back.Len() > 0 {
+		back.AppendList(&s.buffer)
+		s.buffer.AppendList(&back)
 	}
 	for _, l := range []*outList{&s.ctlInflight, &s.waitingCtl} {
 		for r := l.PopFront(); r != nil; r = l.PopFront() {
@@ -1050,7 +1081,5 @@ func (s *Session) ConnectionLost(now time.Time, cause error) {
 			e.void = true
 		}
 	}
-	if err := s.flushAcks(); err != nil { // pops the voided entries at the head
-		s.log.Error("session: completing inbound QoS 2 after connection loss", "err", err)
-	}
+	s.flushAcks() // pops the voided entries at the head
 }
