@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -115,7 +116,15 @@ func Dial(ctx context.Context, uri string, opts ...Option) (net.Conn, error) {
 	cfg.logger.DebugContext(ctx, "transport: dialing", "uri", u.String())
 	conn, err := m.Dial(ctx, u, cfg)
 	if err != nil {
-		if ctxErr := context.Cause(ctx); ctxErr != nil {
+		ctxErr := context.Cause(ctx)
+		var ne net.Error
+		if ctxErr == nil && errors.As(err, &ne) && ne.Timeout() {
+			// The conn deadline (set from ctx) can fire before ctx's own timer.
+			if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+				ctxErr = context.DeadlineExceeded
+			}
+		}
+		if ctxErr != nil {
 			err = &ctxError{ctx: ctxErr, err: err}
 		}
 		cfg.logger.DebugContext(ctx, "transport: dial failed", "uri", u.String(), "err", err)
