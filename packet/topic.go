@@ -44,7 +44,16 @@ func validTopicName[T string | []byte](s T) *ProtocolError {
 	case len(s) > 65535:
 		return errTopicTooLong // [MQTT-4.7.3-3]
 	}
-	for i := 0; i < len(s); i++ {
+	if cleanASCII(s, true) {
+		return nil
+	}
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if w := load64(s, i); hasByte(w, '+') || hasByte(w, '#') {
+			return errTopicWildcard // [MQTT-4.7.1-1] [MQTT-3.3.2-2]
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] == '+' || s[i] == '#' {
 			return errTopicWildcard // [MQTT-4.7.1-1] [MQTT-3.3.2-2]
 		}
@@ -60,6 +69,16 @@ func validTopicFilter[T string | []byte](s T) *ProtocolError {
 		return errFilterTooLong // [MQTT-4.7.3-3]
 	}
 	for i := 0; i < len(s); i++ {
+		// Skip eight bytes without a wildcard at a time.
+		for i+8 <= len(s) {
+			if w := load64(s, i); hasByte(w, '+') || hasByte(w, '#') {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		switch s[i] {
 		case '#':
 			// [MQTT-4.7.1-2]: the whole filter, or after a '/', and last.

@@ -78,8 +78,18 @@ func appendBytes(b []byte, p []byte) []byte {
 // strings and byte slices alike, so the decoder checks bytes before it makes
 // a string of them.
 func validUTF8[T string | []byte](s T) *ProtocolError {
+	if cleanASCII(s, false) {
+		return nil
+	}
 	n := len(s)
 	for i := 0; i < n; {
+		// Eight ASCII bytes without U+0000 at a time: the common case.
+		if i+8 <= n {
+			if w := load64(s, i); w&highBits == 0 && !hasZeroByte(w) {
+				i += 8
+				continue
+			}
+		}
 		c := s[i]
 		if c < 0x80 {
 			if c == 0 {
@@ -122,6 +132,50 @@ func validUTF8[T string | []byte](s T) *ProtocolError {
 		i += size
 	}
 	return nil
+}
+
+// Word-at-a-time helpers for the string checks. They read eight bytes with
+// shifts, which the compiler turns into one load; no unsafe.
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// load64 returns the eight bytes of s from i, little-endian. The caller
+// checks i+8 <= len(s).
+func load64[T string | []byte](s T, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// hasZeroByte reports whether any byte of w is 0. Borrows can mark bytes
+// above a zero byte too, but never when there is no zero byte, so the
+// answer is exact.
+func hasZeroByte(w uint64) bool { return (w-lowBits)&^w&highBits != 0 }
+
+// hasByte reports whether any byte of w is c.
+func hasByte(w uint64, c byte) bool { return hasZeroByte(w ^ lowBits*uint64(c)) }
+
+// cleanASCII reports whether s is ASCII without U+0000 (and, with noWild,
+// without '+' and '#'), checking eight bytes at a time without branches; the
+// last word overlaps the one before it. Strings under eight bytes report
+// false and take the byte-by-byte checks.
+func cleanASCII[T string | []byte](s T, noWild bool) bool {
+	n := len(s)
+	if n < 8 {
+		return false
+	}
+	var bad uint64
+	for i := 0; i < n; i += 8 {
+		w := load64(s, min(i, n-8))
+		bad |= w | (w-lowBits)&^w // a high bit, or a zero byte
+		if noWild {
+			p, h := w^(lowBits*'+'), w^(lowBits*'#')
+			bad |= (p-lowBits)&^p | (h-lowBits)&^h
+		}
+	}
+	return bad&highBits == 0
 }
 
 // reader is a cursor over the body of one packet. Every read fails with the
@@ -192,6 +246,10 @@ func (r *reader) rest() []byte {
 // full, it starts over.
 type interner struct {
 	m map[string]string
+	// recent is a direct-mapped cache in front of m: a connection that
+	// sees a few topics finds them here with one comparison, without
+	// hashing.
+	recent [8]string
 }
 
 const internMax = 256     // distinct strings kept
@@ -201,7 +259,15 @@ func (in *interner) string(p []byte) string {
 	if in == nil || len(p) > internMaxLen {
 		return string(p)
 	}
-	if s, ok := in.m[string(p)]; ok { // the compiler does not allocate for this lookup
+	if len(p) == 0 {
+		return ""
+	}
+	slot := &in.recent[(len(p)+int(p[len(p)-1]))&(len(in.recent)-1)]
+	if *slot == string(p) { // no allocation for this comparison
+		return *slot
+	}
+	if s, ok := in.m[string(p)]; ok { // nor for this lookup
+		*slot = s
 		return s
 	}
 	if in.m == nil || len(in.m) >= internMax {
@@ -209,5 +275,6 @@ func (in *interner) string(p []byte) string {
 	}
 	s := string(p)
 	in.m[s] = s
+	*slot = s
 	return s
 }
