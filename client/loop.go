@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -446,11 +447,16 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 
 // handshakeErr classifies a failure before CONNACK.
 func (l *loop) handshakeErr(ctx context.Context, server string, err error, doing string) error {
+	if l.quitting() {
+		return ErrClosed
+	}
 	if ctx.Err() != nil {
-		if l.quitting() {
-			return ErrClosed
-		}
 		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(context.Cause(ctx), err)}
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The connect deadline on the connection fired just before the
+		// context's timer: the same timeout.
+		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(context.DeadlineExceeded, err)}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
