@@ -65,11 +65,14 @@
 //
 // Dial, Parse, Validate and the registries are safe for concurrent use;
 // registering while dialling is fine. The returned connections are
-// net.Conns: one Read and one Write may run at the same time (concurrent
-// Reads, or concurrent Writes, are serialised); Close may be called at any
-// time, unblocks pending I/O and is idempotent. The WebSocket conn starts no
-// goroutine; Dial turns ctx into connection deadlines with
-// context.AfterFunc.
+// net.Conns with the usual rules: one Read and one Write may run at the
+// same time, and Close may be called at any time and unblocks pending I/O.
+// TCP, unix and TLS connections are those of the standard library (a
+// second Close returns an error wrapping net.ErrClosed). The WebSocket conn
+// serialises concurrent Reads and concurrent Writes, its Close is
+// idempotent (later calls return nil), and it starts no goroutine. Dial
+// turns ctx into connection deadlines with context.AfterFunc, not a
+// goroutine.
 //
 // # Errors
 //
