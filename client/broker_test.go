@@ -257,4 +257,3 @@ func TestInteropMosquittoClients(t *testing.T) {
 		})
 	}
 }
-
