@@ -270,8 +270,17 @@ func (c *Client) Publish(ctx context.Context, topic string, qos packet.QoS, reta
 		return t.err
 	case <-ctx.Done():
 	}
-	c.post(request{kind: reqCancel, tok: t})
-	return t.Wait(context.Background()) // the loop completes the token on cancel, or it finishes
+	cause := context.Cause(ctx)
+	handled := make(chan struct{})
+	c.post(request{kind: reqCancel, tok: t, err: cause, done: handled})
+	select {
+	case <-handled:
+	case <-t.done:
+	}
+	if isDone(t) && t.err != cause {
+		return t.err // it completed (or failed) before the cancel
+	}
+	return cause
 }
 
 func checkPublish(topic string, qos packet.QoS) error {
@@ -466,7 +475,8 @@ func (c *Client) post(r request) {
 	defer c.mu.Unlock()
 	if !c.running {
 		if r.kind == reqCancel {
-			c.cancelLocked(r.tok)
+			c.cancelLocked(r.tok, r.err)
+			close(r.done)
 		}
 		return
 	}
@@ -482,11 +492,11 @@ func (c *Client) postLocked(r request) {
 }
 
 // cancelLocked withdraws a waiting publish while no loop runs.
-func (c *Client) cancelLocked(t *Token) {
+func (c *Client) cancelLocked(t *Token, cause error) {
 	id := session.MsgID(t.msgID.Load())
 	if id != 0 && c.own.sess.Cancel(id) {
 		delete(c.own.pending, id)
-		t.complete(context.Canceled)
+		t.complete(cause)
 	}
 }
 

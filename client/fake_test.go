@@ -221,3 +221,29 @@ func TestRefusedConnack(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishContextWithdrawsWaiting checks that Publish returns when its
+// context ends: a message still waiting for the in-flight window is
+// withdrawn and never sent, and one already sent goes on to its ack.
+func TestPublishContextWithdrawsWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight = 1 })
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		first := make(chan error, 1)
+		ctx1, cancel1 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel1()
+		go func() { first <- c.Publish(ctx1, "a", 1, false, []byte("1")) }()
+		p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel2()
+		require.ErrorIs(t, c.Publish(ctx2, "a", 1, false, []byte("2")), context.DeadlineExceeded)
+		require.ErrorIs(t, <-first, context.DeadlineExceeded, "the sent message outlived its context")
+		sc.WritePacket(t, &packet.Puback{PacketID: p.PacketID})
+		tok := c.PublishAsync("a", 1, false, []byte("3"))
+		p3 := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, "3", string(p3.Payload), "the withdrawn message was sent")
+		sc.WritePacket(t, &packet.Puback{PacketID: p3.PacketID})
+		require.NoError(t, tok.Wait(context.Background()))
+	})
+}

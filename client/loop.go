@@ -37,7 +37,8 @@ type request struct {
 	reply   chan opResult
 	ack     session.AckID
 	ctx     context.Context
-	done    chan struct{}
+	done    chan struct{} // reqDisconnect, reqCancel: closed when handled
+	err     error         // reqCancel: the cause the token fails with
 }
 
 func (r request) fail(err error) {
@@ -46,7 +47,7 @@ func (r request) fail(err error) {
 		r.tok.complete(err)
 	case reqSubscribe, reqUnsubscribe:
 		r.reply <- opResult{err: err}
-	case reqDisconnect:
+	case reqDisconnect, reqCancel:
 		close(r.done)
 	}
 }
@@ -279,7 +280,8 @@ func (l *loop) offline(r request, now time.Time) {
 	case reqSubscribe, reqUnsubscribe:
 		r.reply <- opResult{err: ErrNotConnected}
 	case reqCancel:
-		l.cancel(r.tok)
+		l.cancel(r.tok, r.err)
+		close(r.done)
 	case reqAck:
 		_ = l.own.sess.Ack(now, r.ack)
 	case reqDisconnect:
@@ -854,7 +856,8 @@ func (l *loop) handleRequests(now time.Time) {
 			}
 			l.own.pending[id] = &pendingOp{kind: packet.TypeUnsubscribe, subs: subs, reply: r.reply}
 		case reqCancel:
-			l.cancel(r.tok)
+			l.cancel(r.tok, r.err)
+			close(r.done)
 		case reqAck:
 			if err := l.own.sess.Ack(now, r.ack); err != nil {
 				c.log.Warn("mqtt: acknowledging", "err", err)
@@ -893,11 +896,11 @@ func (l *loop) publish(r request, now time.Time) {
 	}
 }
 
-func (l *loop) cancel(t *Token) {
+func (l *loop) cancel(t *Token, cause error) {
 	id := session.MsgID(t.msgID.Load())
 	if id != 0 && l.own.sess.Cancel(id) {
 		delete(l.own.pending, id)
-		t.complete(context.Canceled)
+		t.complete(cause)
 	}
 }
 

@@ -56,8 +56,15 @@ func (t *Token) Err() error {
 // or behind a full in-flight window).
 func (t *Token) MessageID() uint16 { return uint16(t.id.Load()) }
 
-// complete finishes the token; only the loop calls it, once.
+// complete finishes the token. Only the owner of the session state calls
+// it (the loop, or a caller holding Client.mu while no loop runs); a second
+// call does nothing.
 func (t *Token) complete(err error) {
+	select {
+	case <-t.done:
+		return
+	default:
+	}
 	t.err = err
 	close(t.done)
 }
