@@ -1,0 +1,101 @@
+// Package client is Linnet's MQTT 3.1.1 client: connect to a list of
+// servers, publish and subscribe at QoS 0, 1 and 2, reconnect with
+// back-off, buffer while offline, and keep QoS 1 and 2 messages across
+// connection losses and, with a file store, across restarts of the
+// process. It follows Eclipse Paho's MqttAsyncClient, with the protocol
+// state in package session, the network in package transport and the
+// persistence in package store.
+//
+// # Usage
+//
+//	c, err := client.New(client.Options{
+//		Servers:       []string{"tcp://127.0.0.1:1883", "tls://backup.example:8883"},
+//		ClientID:      "sensor-7",
+//		AutoReconnect: true,
+//	})
+//	if err != nil { ... }
+//	defer c.Close()
+//	if err := c.Connect(ctx); err != nil { ... }
+//	codes, err := c.Subscribe(ctx, func(m *client.Message) {
+//		fmt.Printf("%s: %s\n", m.Topic, m.Payload)
+//	}, client.Subscription{Filter: "cmd/#", QoS: 1})
+//	err = c.Publish(ctx, "status", 1, false, []byte("up"))
+//	err = c.Disconnect(ctx)
+//
+// Options has a documented default for the zero value of every field;
+// New copies it. Publish returns when the QoS flow is complete (written,
+// PUBACK, PUBCOMP); PublishAsync returns a Token that completes at the same
+// point and never earlier. Subscribe returns the SUBACK code of each
+// filter: a refused filter is packet.SubackFailure in that list, not an
+// error. Handle adds a route without subscribing, for a persistent session
+// whose server sends queued messages right after CONNACK.
+//
+// Routing: a topic may match several routes (exact filters by a map,
+// wildcard filters by a tree); each matching handler is called once, in
+// the order the routes were added. Shared subscriptions ($share/g/f) route
+// on f. Filters starting with a wildcard do not match topics starting
+// with '$' [MQTT-4.7.2-1]. Messages that match nothing go to
+// Options.DefaultHandler, and are acknowledged either way [MQTT-4.5.0-2].
+//
+// Reconnecting: with AutoReconnect, a lost connection is followed by
+// rounds over the server list, the first at once and the next after
+// Backoff.Delay(attempt). With PersistentSession, QoS 1 and 2 messages in
+// flight are sent again after the reconnect with DUP set, in their
+// original order, and their tokens complete then; subscriptions made
+// through Subscribe are made again when the CONNACK says the session is
+// gone. Connect falls back to MQTT 3.1 when a server refuses 3.1.1 (CONNACK
+// 0x01) or closes without a CONNACK, unless Options.Version pins one.
+//
+// # Concurrency
+//
+// Every method of Client is safe for concurrent use. A connected client
+// runs three goroutines: the reader of the connection, the loop that owns
+// the protocol state and writes to the network (batching writes), and the
+// dispatcher that calls handlers and callbacks one at a time, in order.
+// Handlers never run on the reader or the loop, so a slow handler cannot
+// delay keep-alive or acks: it fills the dispatcher's bounded queue
+// (Options.MessageQueue), and then the client stops reading from the
+// server, which pushes back through TCP. While stalled that way, the
+// client keeps sending PINGREQs and does not count the unread server's
+// silence against it.
+//
+// Acks of inbound QoS 1 and 2 messages are sent when the handler returns
+// (or at Message.Ack with ManualAcks), always in arrival order. Close and
+// Disconnect may be called from a handler; they do not wait for the
+// dispatcher, which ends after the call it is running.
+//
+// Nothing is shared between clients: no package-level state.
+//
+// # Errors
+//
+//   - Options: *OptionError (ErrInvalidOptions), naming the field.
+//   - Arguments: errors matching ErrInvalidArgument and the rule's
+//     *packet.ProtocolError (packet.ErrInvalidTopic, packet.ErrInvalidQoS...).
+//   - Refusal: *ConnectError with the CONNACK code; errors.Is(err,
+//     &ConnectError{Code: packet.RefusedNotAuthorized}) or ErrRefused.
+//   - Connect failures: transport errors (*transport.DialError...),
+//     *HandshakeError (ErrNoCONNACK, or context.DeadlineExceeded for a server
+//     that does not answer within ConnectTimeout), *ViolationError.
+//   - A lost connection: *ConnectionLostError, given to OnConnectionLost and
+//     to every token it fails; it unwraps to net.ErrClosed, ErrConnectionLost
+//     and the cause: io.EOF, a *packet.ProtocolError for malformed input, a
+//     *ViolationError for a well-formed packet that breaks the protocol (a
+//     second CONNACK, an ack for an unknown packet id) [MQTT-4.8.0-1], or a
+//     *session.TimeoutError for keep-alive, which is a net.Error with
+//     Timeout() true.
+//   - ErrNotConnected, ErrOfflineBufferFull, ErrClosed.
+//
+// # Limitations
+//
+//   - MQTT 3.1.1 and 3.1 only; no MQTT 5 properties.
+//   - Subscriptions are remembered in memory only: a new process re-subscribes
+//     itself (a persistent session on the server keeps them anyway).
+//   - The offline buffer is in memory; messages in it are lost with the
+//     process (in-flight messages are not: they are in the store).
+//   - A handler that never returns holds the dispatcher for good; Close
+//     does not wait for it but cannot stop it either.
+//   - While the dispatcher is full the client cannot tell a dead server from
+//     one whose packets it has not read yet; it waits for the handler.
+//   - Token.MessageID is known once the message has been given a packet id;
+//     messages restored from a store have no token, only OnDeliveryComplete.
+package client
