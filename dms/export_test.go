@@ -1,0 +1,4 @@
+package dms
+
+// Next exposes the transition table to the external tests.
+var Next = next
