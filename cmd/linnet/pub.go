@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/client"
+	"github.com/linnet-mqtt/linnet/packet"
+)
+
+func init() {
+	commands["pub"] = command{"publish a message, a file, standard input or its lines", runPub}
+}
+
+const pubUsage = `Usage: linnet pub [flags] -t TOPIC (-m MESSAGE | -f FILE | -s | -l | -n)
+
+Connects, publishes and disconnects, like mosquitto_pub. With QoS 1 or 2 it
+returns once the broker has acknowledged every message.
+
+Examples:
+  linnet pub -t sensors/t1 -m 21.5
+  linnet pub -h broker.local -p 1883 -q 1 -r -t config/mode -m eco
+  linnet pub -L mqtts://alice:secret@127.0.0.1:8883/sensors/t1 --cafile ca.pem -m 21.5
+  linnet pub -L ws://127.0.0.1:8080/mqtt -t a/b -f image.png
+  tail -f app.log | linnet pub -t logs/app -l
+  linnet pub -t status/dev1 -m online -r --will-topic status/dev1 --will-payload offline --will-retain
+
+`
+
+func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("linnet pub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf connFlags
+	cf.register(fs)
+	topic := fs.String("t", "", "`topic` to publish to")
+	message := fs.String("m", "", "the `message` to publish")
+	file := fs.String("f", "", "publish the contents of `file` as one message")
+	fs.Bool("s", false, "publish all of standard input as one message")
+	fs.Bool("l", false, "publish each line of standard input as a message (blank lines are skipped)")
+	fs.Bool("n", false, "publish an empty (zero-length) message")
+	qos := fs.Int("q", 0, "QoS: 0, 1 or 2")
+	retain := fs.Bool("r", false, "ask the broker to retain the message")
+	repeat := fs.Int("repeat", 1, "publish the message `count` times")
+	repeatDelay := fs.Duration("repeat-delay", 0, "wait this long between repeated messages")
+	limit := fs.Int("W", 0, "give up after this many `seconds` (0: no limit)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, pubUsage)
+		fmt.Fprintln(stderr, "Flags:")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+exitCodesHelp)
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "linnet pub: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	opts, uriTopic, err := cf.options(stderr)
+	if err != nil {
+		return failure(stderr, "pub", err)
+	}
+	if *topic == "" {
+		*topic = uriTopic
+	}
+	if *topic == "" {
+		fmt.Fprintln(stderr, "linnet pub: no topic: give -t TOPIC (or a topic in the -L URI)")
+		return exitUsage
+	}
+	if err := packet.ValidateTopicName(*topic); err != nil {
+		return failure(stderr, "pub", usagef("-t %q: %v", *topic, err))
+	}
+	q, err := parseQoS("-q", *qos)
+	if err != nil {
+		return failure(stderr, "pub", err)
+	}
+	sources := 0
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"m", "f", "s", "l", "n"} {
+		if set[name] {
+			sources++
+		}
+	}
+	if sources != 1 {
+		fmt.Fprintln(stderr, "linnet pub: give exactly one of -m, -f, -s, -l or -n")
+		return exitUsage
+	}
+	if *repeat < 1 {
+		fmt.Fprintln(stderr, "linnet pub: --repeat must be at least 1")
+		return exitUsage
+	}
+	if *limit < 0 {
+		fmt.Fprintln(stderr, "linnet pub: -W must not be negative")
+		return exitUsage
+	}
+
+	var payload []byte
+	switch {
+	case set["m"]:
+		payload = []byte(*message)
+	case set["f"]:
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return failure(stderr, "pub", usagef("-f: %v", err))
+		}
+		payload = b
+	case set["s"]:
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return failure(stderr, "pub", fmt.Errorf("reading standard input: %w", err))
+		}
+		payload = b
+	case set["n"]:
+		payload = []byte{}
+	}
+
+	ctx, cancel := signalContext()
+	defer cancel()
+	if *limit > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(*limit)*time.Second,
+			fmt.Errorf("%w: -W %d", errTimeLimit, *limit))
+		defer stop()
+	}
+	c, err := client.New(opts)
+	if err != nil {
+		return failure(stderr, "pub", err)
+	}
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		return failure(stderr, "pub", withCause(ctx, err))
+	}
+	publish := func(p []byte) error {
+		return withCause(ctx, c.Publish(ctx, *topic, q, *retain, p))
+	}
+	if set["l"] {
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64*1024), packet.MaxPacketSize)
+		for sc.Scan() {
+			if len(sc.Bytes()) == 0 {
+				continue
+			}
+			if err := publish(append([]byte(nil), sc.Bytes()...)); err != nil {
+				return failure(stderr, "pub", err)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return failure(stderr, "pub", fmt.Errorf("reading standard input: %w", err))
+		}
+	} else {
+		for i := 0; i < *repeat; i++ {
+			if i > 0 && *repeatDelay > 0 {
+				select {
+				case <-time.After(*repeatDelay):
+				case <-ctx.Done():
+					return failure(stderr, "pub", context.Cause(ctx))
+				}
+			}
+			if err := publish(payload); err != nil {
+				return failure(stderr, "pub", err)
+			}
+		}
+	}
+	if err := c.Disconnect(ctx); err != nil {
+		return failure(stderr, "pub", withCause(ctx, err))
+	}
+	return exitOK
+}
+
+// withCause replaces a context error with the context's cause (the -W
+// limit, or the signal that interrupted).
+func withCause(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		if cause != context.DeadlineExceeded && cause != context.Canceled {
+			return cause
+		}
+	}
+	return err
+}
