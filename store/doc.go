@@ -102,8 +102,9 @@
 // exits, so a crashed holder never leaves a stale lock. Elsewhere the lock
 // file is created exclusively and holds the PID; a lock whose PID is not
 // running, or is this process's own (left from before a reboot), is stale and
-// taken over. Close releases the lock; the directory, the lock file and the
-// records stay.
+// taken over. Close releases the lock; the directory and the records stay, and
+// so does the lock file, except where it is the PID lock file, which Close
+// removes.
 //
 // # Simulating a crash in tests
 //

@@ -135,8 +135,8 @@ func (f *File) Open(clientID, serverURI string) error {
 	if err != nil {
 		return fmt.Errorf("store: open: %w", err)
 	}
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return fmt.Errorf("store: open: %w", err)
+	if err := mkdirAllDurable(base); err != nil {
+		return err
 	}
 	clientDir := filepath.Join(base, escapeName(clientID))
 	dir := filepath.Join(clientDir, escapeName(serverURI))
@@ -167,6 +167,24 @@ func (f *File) Open(clientID, serverURI string) error {
 	}
 	f.open = true
 	return nil
+}
+
+// mkdirAllDurable creates dir and any missing parents with permissions 0700,
+// and makes each new entry durable.
+func mkdirAllDurable(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("store: open: %w", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAllDurable(parent); err != nil {
+			return err
+		}
+	}
+	return mkdirDurable(parent, dir)
 }
 
 // mkdirDurable creates dir (a child of parent) with permissions 0700 if it

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -77,12 +78,13 @@ func writeLockPID(f *os.File) error {
 	return err
 }
 
-// parsePID reads a PID written by pidContent; 0 when there is none.
+// parsePID reads a PID written by pidContent; 0 when there is none or it
+// is out of range (a negative PID would mean a process group to kill(2)).
 func parsePID(r io.Reader) int {
 	var buf [32]byte
 	n, _ := io.ReadFull(r, buf[:])
 	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
-	if err != nil || pid <= 0 {
+	if err != nil || pid <= 0 || pid > math.MaxInt32 {
 		return 0
 	}
 	return pid
