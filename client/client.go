@@ -207,6 +207,9 @@ func (c *Client) Connect(ctx context.Context) error {
 	}()
 	select {
 	case err := <-first:
+		if err != nil {
+			<-loopDone // a failed Connect leaves nothing running
+		}
 		return err
 	case <-loopDone:
 		// The loop ended without a word: Close was called.
