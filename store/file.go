@@ -233,8 +233,12 @@ func (f *File) load() error {
 		case strings.HasSuffix(name, tempSuffix):
 			changed = true
 			if e.Type().IsRegular() {
-				err := os.Remove(filepath.Join(f.dir, name))
-				f.logger.Info("store: removed leftover temporary file", "dir", f.dir, "name", name, "err", err)
+				if err := os.Remove(filepath.Join(f.dir, name)); err != nil {
+					// Harmless: the next Put of that key truncates it.
+					f.logger.Warn("store: cannot remove leftover temporary file", "dir", f.dir, "name", name, "err", err)
+				} else {
+					f.logger.Info("store: removed leftover temporary file", "dir", f.dir, "name", name)
+				}
 				break
 			}
 			f.quarantine(name, &CorruptError{Reason: "temporary entry is not a regular file"})

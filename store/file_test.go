@@ -476,3 +476,34 @@ func TestLockedErrorText(t *testing.T) {
 		require.True(t, errors.Is(tt.err, store.ErrLocked))
 	}
 }
+
+// TestFileQuarantineImpossible: when a bad record cannot be moved aside (here
+// "quarantine" is a file), Open still succeeds, reports it and leaves the key
+// out; a later Put of that key replaces the bad file.
+func TestFileQuarantineImpossible(t *testing.T) {
+	base := t.TempDir()
+	dir := threeRecords(t, base)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, store.QuarantineDir), []byte("in the way"), 0o600))
+	require.NoError(t, os.Truncate(recordPath(dir, "s-2"), 5))
+
+	s := reopenExpect(t, base, "s-1", "s-3")
+	defer s.Close()
+	q := s.Quarantined()
+	require.Len(t, q, 1)
+	require.Empty(t, q[0].Path)
+	require.ErrorIs(t, q[0].Err, store.ErrCorrupt)
+	require.Contains(t, q[0].Err.Error(), "could not quarantine")
+	require.FileExists(t, recordPath(dir, "s-2"), "left where it was")
+
+	require.NoError(t, s.Put("s-2", value("s-2")))
+	v, err := s.Get("s-2")
+	require.NoError(t, err)
+	require.Equal(t, value("s-2"), v)
+}
+
+func TestSizeErrorText(t *testing.T) {
+	err := &store.SizeError{Key: "s-1", Size: 20, Max: 16}
+	require.Equal(t, `store: value of key "s-1" is 20 bytes, more than the limit of 16`, err.Error())
+	long := &store.KeyError{Key: strings.Repeat("k", 1000), Reason: "longer than 64 bytes"}
+	require.Less(t, len(long.Error()), 200, "a hostile key is cut in error text")
+}
