@@ -194,3 +194,40 @@ func FuzzValidateUTF8(f *testing.F) {
 		}
 	})
 }
+
+// refValidFilter and refValidName are plain reference rules of §4.7: split
+// on '/'; a level holding a wildcard is exactly "+" or, last, "#"; a name
+// holds none; both are 1 to 65535 bytes of UTF-8 without U+0000.
+func refValidString(s string) bool {
+	return len(s) > 0 && len(s) <= 65535 && utf8.ValidString(s) && !strings.Contains(s, "\x00")
+}
+
+func refValidFilter(s string) bool {
+	levels := strings.Split(s, "/")
+	for i, l := range levels {
+		if strings.ContainsAny(l, "+#") && l != "+" && !(l == "#" && i == len(levels)-1) {
+			return false
+		}
+	}
+	return refValidString(s)
+}
+
+func refValidName(s string) bool { return !strings.ContainsAny(s, "+#") && refValidString(s) }
+
+// FuzzValidateTopic compares ValidateTopicFilter and ValidateTopicName (and
+// their word-at-a-time paths) with the plain reference rules above:
+// [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1] [MQTT-4.7.3-2].
+func FuzzValidateTopic(f *testing.F) {
+	for _, s := range []string{"#", "+", "a/+/b", "sport/tennis#", "sport/tennis/#/ranking", "sport+", "+/+", "/+",
+		"sensors/+/floor-3/#", "$SYS/broker/clients/connected", "abcdefg+/h", "abcdefgh/#", "a/b\x00c/d/e/f/g", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := packet.ValidateTopicFilter(s) == nil, refValidFilter(s); got != want {
+			t.Fatalf("ValidateTopicFilter(%q) valid=%v, reference says %v", s, got, want)
+		}
+		if got, want := packet.ValidateTopicName(s) == nil, refValidName(s); got != want {
+			t.Fatalf("ValidateTopicName(%q) valid=%v, reference says %v", s, got, want)
+		}
+	})
+}

@@ -107,25 +107,33 @@ func (p *Publish) decode(flags byte, body []byte, in *interner) error {
 	if p.Dup && p.QoS == QoS0 {
 		return errPublishDupQoS0 // [MQTT-3.3.1-2]
 	}
-	r := reader{b: body, bad: errPublishShort}
-	topic, err := r.bytes() // [MQTT-3.3.2-1]: the topic comes first
-	if err != nil {
-		return err
+	// [MQTT-3.3.2-1]: the topic comes first, then the packet identifier
+	// for QoS 1 and 2 only [MQTT-2.3.1-5]. Fields are read by hand here,
+	// the hot path of a client.
+	if len(body) < 2 {
+		return errPublishShort
 	}
+	tl := int(body[0])<<8 | int(body[1])
+	off := 2 + tl
+	if p.QoS != QoS0 {
+		off += 2
+	}
+	if len(body) < off {
+		return errPublishShort
+	}
+	topic := body[2 : 2+tl]
 	if e := topicNameError(topic); e != nil {
 		return e
 	}
 	p.Topic = in.string(topic)
 	p.PacketID = 0
 	if p.QoS != QoS0 {
-		if p.PacketID, err = r.uint16(); err != nil {
-			return err
-		}
+		p.PacketID = uint16(body[off-2])<<8 | uint16(body[off-1])
 		if p.PacketID == 0 {
 			return errPublishZeroID // [MQTT-2.3.1-1]
 		}
 	}
-	p.Payload = r.rest()
+	p.Payload = body[off:len(body):len(body)]
 	return nil
 }
 

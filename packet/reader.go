@@ -104,6 +104,13 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		hl    int
 		err   error
 	)
+	if r.end-r.start < 2 {
+		// Nothing of the header yet (the usual case between packets):
+		// read before parsing.
+		if err = r.fill(2, true); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		t, flags, rl, hl, err = parseFixedHeader(r.buf[r.start:r.end])
 		if err != io.ErrUnexpectedEOF {

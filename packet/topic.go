@@ -1,6 +1,9 @@
 package packet
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // Errors of topic names and filters (§4.7), without a packet type; the
 // packet decoders add the type of the packet they came in.
@@ -62,37 +65,57 @@ func validTopicName[T string | []byte](s T) *ProtocolError {
 }
 
 func validTopicFilter[T string | []byte](s T) *ProtocolError {
+	n := len(s)
 	switch {
-	case len(s) == 0:
+	case n == 0:
 		return errFilterEmpty // [MQTT-4.7.3-1]
-	case len(s) > 65535:
+	case n > 65535:
 		return errFilterTooLong // [MQTT-4.7.3-3]
 	}
-	for i := 0; i < len(s); i++ {
-		// Skip eight bytes without a wildcard at a time.
-		for i+8 <= len(s) {
-			if w := load64(s, i); hasByte(w, '+') || hasByte(w, '#') {
-				break
+	if n < 8 {
+		for i := 0; i < n; i++ {
+			if e := wildcardError(s, i); e != nil {
+				return e
 			}
-			i += 8
 		}
-		if i >= len(s) {
-			break
-		}
-		switch s[i] {
-		case '#':
-			// [MQTT-4.7.1-2]: the whole filter, or after a '/', and last.
-			if (i > 0 && s[i-1] != '/') || i != len(s)-1 {
-				return errFilterMultiLevel
-			}
-		case '+':
-			// [MQTT-4.7.1-3]: fills its whole level.
-			if (i > 0 && s[i-1] != '/') || (i < len(s)-1 && s[i+1] != '/') {
-				return errFilterSingle
+		return validUTF8(s)
+	}
+	// Eight bytes at a time, visiting only the wildcards; the last word
+	// overlaps the one before, which only checks some positions twice. The
+	// same pass tells whether the filter is ASCII without U+0000, which
+	// spares the UTF-8 check.
+	var bad uint64
+	for i := 0; i < n; i += 8 {
+		j := min(i, n-8)
+		w := load64(s, j)
+		bad |= w | (w-lowBits)&^w
+		for m := byteMask(w, '+') | byteMask(w, '#'); m != 0; m &= m - 1 {
+			if e := wildcardError(s, j+bits.TrailingZeros64(m)>>3); e != nil {
+				return e
 			}
 		}
 	}
+	if bad&highBits == 0 {
+		return nil
+	}
 	return validUTF8(s)
+}
+
+// wildcardError checks the wildcard, if any, at s[i] of a topic filter.
+func wildcardError[T string | []byte](s T, i int) *ProtocolError {
+	switch s[i] {
+	case '#':
+		// [MQTT-4.7.1-2]: the whole filter, or after a '/', and last.
+		if (i > 0 && s[i-1] != '/') || i != len(s)-1 {
+			return errFilterMultiLevel
+		}
+	case '+':
+		// [MQTT-4.7.1-3]: fills its whole level.
+		if (i > 0 && s[i-1] != '/') || (i < len(s)-1 && s[i+1] != '/') {
+			return errFilterSingle
+		}
+	}
+	return nil
 }
 
 const sharePrefix = "$share/"

@@ -154,6 +154,15 @@ func load64[T string | []byte](s T, i int) uint64 {
 // answer is exact.
 func hasZeroByte(w uint64) bool { return (w-lowBits)&^w&highBits != 0 }
 
+// byteMask returns w with the high bit of each byte that equals c set and
+// every other bit clear. Unlike hasZeroByte it is exact byte by byte, so the
+// set bits give the positions of c.
+func byteMask(w uint64, c byte) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	x := w ^ lowBits*uint64(c)
+	return ^((x&low7 + low7) | x | low7)
+}
+
 // hasByte reports whether any byte of w is c.
 func hasByte(w uint64, c byte) bool { return hasZeroByte(w ^ lowBits*uint64(c)) }
 
@@ -161,21 +170,38 @@ func hasByte(w uint64, c byte) bool { return hasZeroByte(w ^ lowBits*uint64(c)) 
 // without '+' and '#'), checking eight bytes at a time without branches; the
 // last word overlaps the one before it. Strings under eight bytes report
 // false and take the byte-by-byte checks.
+//
+// For an ASCII byte b, b+0x7f has its high bit set exactly when b != 0, and
+// does not carry into the next byte. A byte of 0x80 or more may carry and
+// spoil the answer for the byte above it, but it clears its own high bit in
+// good (through &^ w), so the word fails all the same: the result is exact.
 func cleanASCII[T string | []byte](s T, noWild bool) bool {
+	const low7 = 0x7f7f7f7f7f7f7f7f
 	n := len(s)
 	if n < 8 {
 		return false
 	}
-	var bad uint64
-	for i := 0; i < n; i += 8 {
-		w := load64(s, min(i, n-8))
-		bad |= w | (w-lowBits)&^w // a high bit, or a zero byte
-		if noWild {
-			p, h := w^(lowBits*'+'), w^(lowBits*'#')
-			bad |= (p-lowBits)&^p | (h-lowBits)&^h
+	good := uint64(highBits)
+	if noWild {
+		// Two words a round, the last one overlapping.
+		check := func(w uint64) uint64 {
+			x := (w | lowBits*0x08) ^ lowBits*'+' // 0 where w is '+' or '#': they differ only in bit 3
+			return (w + low7) &^ w & (x + low7)
+		}
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			good &= check(load64(s, i)) & check(load64(s, i+8))
+		}
+		if i < n {
+			good &= check(load64(s, min(i, n-8))) & check(load64(s, n-8))
+		}
+	} else {
+		for i := 0; i < n; i += 8 {
+			w := load64(s, min(i, n-8))
+			good &= (w + low7) &^ w
 		}
 	}
-	return bad&highBits == 0
+	return good == highBits
 }
 
 // reader is a cursor over the body of one packet. Every read fails with the
@@ -231,13 +257,6 @@ func (r *reader) utf8(t Type, in *interner) (string, error) {
 		return "", typed(e, t)
 	}
 	return in.string(p), nil
-}
-
-// rest returns the bytes left in the body, aliasing it.
-func (r *reader) rest() []byte {
-	p := r.b[r.off:len(r.b):len(r.b)]
-	r.off = len(r.b)
-	return p
 }
 
 // interner turns byte slices into strings, reusing a string it made before
