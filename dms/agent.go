@@ -362,7 +362,6 @@ func (a *Agent) flow(ctx context.Context) (Event, bool) {
 		return failed(PhaseRedirect, redirect, err)
 	}
 	wait := a.cfg.Clock.NewTimer(a.cfg.JoinNetworkWait)
-	defer wait.Stop()
 	_ = a.fire(Event{Kind: EventRedirectConnected, Server: redirect})
 	var dms string
 	fallback := false
@@ -371,10 +370,12 @@ waiting:
 	for {
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return Event{}, false
 		case ev := <-cn.events:
 			switch {
 			case ev.lost != nil:
+				wait.Stop()
 				return failed(PhaseRedirect, redirect, ev.lost)
 			case ev.msg != nil:
 				uri, err := ParseNetworkInfo(ev.msg.Topic, ev.msg.Payload, validate)
@@ -383,6 +384,7 @@ waiting:
 					continue
 				}
 				dms = uri
+				wait.Stop()
 				break waiting
 			}
 		case <-wait.C():

@@ -105,7 +105,7 @@
 //   - *PhaseError: carried by ConnectionFailed and HeartbeatFailed
 //     transitions, with the phase and server; it unwraps to the cause: a
 //     *client.ConnectError (a refused password is
-//     errors.Is(err, &client.ConnectError{Code: packet.RefusedBadCredentials})
+//     errors.Is(err, &client.ConnectError{Code: packet.RefusedBadUserNamePassword})
 //     or RefusedNotAuthorized), a transport error, ErrNoNetworkInfo,
 //     *SubscribeError (ErrSubscribeRefused), ErrHeartbeat.
 //   - *NetworkInfoError (ErrBadNetworkInfo): a join-network payload that was

@@ -17,6 +17,7 @@ type fakeClock struct {
 	now     time.Time
 	waiters map[*fakeWaiter]struct{}
 	changed chan struct{} // closed and replaced when waiters change
+	max     int           // most waiters at once
 }
 
 type fakeWaiter struct {
@@ -45,6 +46,7 @@ func (c *fakeClock) add(d, period time.Duration) *fakeWaiter {
 		return w
 	}
 	c.waiters[w] = struct{}{}
+	c.max = max(c.max, len(c.waiters))
 	c.notify()
 	return w
 }
@@ -126,4 +128,11 @@ func (c *fakeClock) AwaitWaiters(t testing.TB, n int) {
 			t.Fatalf("fake clock: %d active timers, waited for %d", got, n)
 		}
 	}
+}
+
+// MaxWaiters returns the most timers and tickers active at once so far.
+func (c *fakeClock) MaxWaiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.max
 }

@@ -208,22 +208,30 @@ func (s *Simulator) Unregister(ctx context.Context, deviceID string) error {
 	return s.redirect.Publish(ctx, topic, packet.QoS1, true, nil)
 }
 
-// SendControl publishes payload on deviceID's ctrlDevice topic (QoS 1) on
-// the DMS server.
+// SendControl publishes payload on deviceID's ctrlDevice topic at QoS 1,
+// on the redirect and the DMS server (once when they are the same), so that
+// the device gets it on whichever it is connected to.
 func (s *Simulator) SendControl(ctx context.Context, deviceID string, payload []byte) error {
-	if err := s.ready(); err != nil {
-		return err
-	}
-	return s.dms.Publish(ctx, s.cfg.Topics.For(deviceID).ControlDevice, packet.QoS1, false, payload)
+	return s.sendBoth(ctx, s.cfg.Topics.For(deviceID).ControlDevice, payload)
 }
 
-// SendVerifyPassword publishes payload on deviceID's verify_pwd topic (QoS
-// 1) on the redirect server.
+// SendVerifyPassword publishes payload on deviceID's verify_pwd topic at QoS
+// 1, on both servers like SendControl.
 func (s *Simulator) SendVerifyPassword(ctx context.Context, deviceID string, payload []byte) error {
+	return s.sendBoth(ctx, s.cfg.Topics.For(deviceID).VerifyPassword, payload)
+}
+
+func (s *Simulator) sendBoth(ctx context.Context, topic string, payload []byte) error {
 	if err := s.ready(); err != nil {
 		return err
 	}
-	return s.redirect.Publish(ctx, s.cfg.Topics.For(deviceID).VerifyPassword, packet.QoS1, false, payload)
+	if err := s.redirect.Publish(ctx, topic, packet.QoS1, false, payload); err != nil {
+		return err
+	}
+	if s.dms == s.redirect {
+		return nil
+	}
+	return s.dms.Publish(ctx, topic, packet.QoS1, false, payload)
 }
 
 // Authenticate is what a broker's authentication hook asks: is this CONNECT
