@@ -41,9 +41,9 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	topic := fs.String("t", "", "`topic` to publish to")
 	message := fs.String("m", "", "the `message` to publish")
 	file := fs.String("f", "", "publish the contents of `file` as one message")
-	fs.Bool("s", false, "publish all of standard input as one message")
-	fs.Bool("l", false, "publish each line of standard input as a message (blank lines are skipped)")
-	fs.Bool("n", false, "publish an empty (zero-length) message")
+	whole := fs.Bool("s", false, "publish all of standard input as one message")
+	lines := fs.Bool("l", false, "publish each line of standard input as a message (blank lines are skipped)")
+	null := fs.Bool("n", false, "publish an empty (zero-length) message")
 	qos := fs.Int("q", 0, "QoS: 0, 1 or 2")
 	retain := fs.Bool("r", false, "ask the broker to retain the message")
 	repeat := fs.Int("repeat", 1, "publish the message `count` times")
@@ -80,9 +80,10 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failure(stderr, "pub", err)
 	}
-	sources := 0
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set["s"], set["l"], set["n"] = *whole, *lines, *null
+	sources := 0
 	for _, name := range []string{"m", "f", "s", "l", "n"} {
 		if set[name] {
 			sources++
