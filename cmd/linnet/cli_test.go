@@ -241,7 +241,7 @@ type subscribedHook struct {
 	waiters map[string]chan struct{}
 }
 
-func (*subscribedHook) ID() string             { return "cli-test-subscribed" }
+func (*subscribedHook) ID() string           { return "cli-test-subscribed" }
 func (*subscribedHook) Provides(b byte) bool { return b == mqtt.OnSubscribed }
 
 func (h *subscribedHook) OnSubscribed(_ *mqtt.Client, pk packets.Packet, _ []byte) {
