@@ -2,10 +2,8 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -225,7 +223,7 @@ type Options struct {
 	DefaultHandler Handler
 }
 
-var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discardLogger = slog.New(slog.DiscardHandler)
 
 // resolved returns a copy of o with every default filled in and its slices
 // and maps copied. It does not validate.
@@ -284,10 +282,18 @@ func (o Options) resolved() Options {
 	return o
 }
 
+// newClientID returns ClientIDPrefix and 16 random hex digits. The id
+// needs to be unique, not secret, so math/rand/v2 (seeded by the runtime
+// from the system's entropy) does, and keeps crypto out of small builds.
 func newClientID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return ClientIDPrefix + hex.EncodeToString(b[:])
+	const digits = "0123456789abcdef"
+	b := []byte(ClientIDPrefix + "0000000000000000")
+	n := rand.Uint64()
+	for i := len(b) - 1; i >= len(ClientIDPrefix); i-- {
+		b[i] = digits[n&15]
+		n >>= 4
+	}
+	return string(b)
 }
 
 // validate checks o as given by the user (before defaults).
