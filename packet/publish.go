@@ -121,11 +121,11 @@ func (p *Publish) decode(flags byte, body []byte, in *interner) error {
 	if len(body) < off {
 		return errPublishShort
 	}
-	topic := body[2 : 2+tl]
-	if e := topicNameError(topic); e != nil {
+	topic, e := in.topicName(body[2 : 2+tl])
+	if e != nil {
 		return e
 	}
-	p.Topic = in.string(topic)
+	p.Topic = topic
 	p.PacketID = 0
 	if p.QoS != QoS0 {
 		p.PacketID = uint16(body[off-2])<<8 | uint16(body[off-1])

@@ -385,3 +385,38 @@ func TestReaderProtocolErrors(t *testing.T) {
 	require.ErrorIs(t, err, &packet.ProtocolError{Rule: "MQTT-3.3.1-4"})
 	require.ErrorIs(t, err, packet.ErrInvalidQoS)
 }
+
+// TestReaderTopicCacheKeepsChecks checks that the Reader's memory of checked
+// topics never lets a bad one through: a string that passed as a filter or
+// as a client id is still refused as a topic name [MQTT-3.3.2-2], and a bad
+// topic after many good ones is refused [MQTT-4.7.1-2].
+func TestReaderTopicCacheKeepsChecks(t *testing.T) {
+	var stream []byte
+	add := func(p packet.Packet) {
+		b, err := packet.AppendIllegal(nil, p)
+		require.NoError(t, err)
+		stream = append(stream, b...)
+	}
+	add(&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, CleanSession: true, ClientID: "a/#"})
+	add(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "a/#"}}})
+	for range 3 {
+		add(&packet.Publish{Topic: "a/b"})
+	}
+	add(&packet.Publish{Topic: "a/#"})
+	r := packet.NewReader(bytes.NewReader(stream))
+	for range 5 {
+		_, err := r.ReadPacket()
+		require.NoError(t, err)
+	}
+	_, err := r.ReadPacket()
+	require.ErrorIs(t, err, &packet.ProtocolError{Rule: "MQTT-3.3.2-2"})
+
+	stream = stream[:0]
+	add(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "a/b"}}})
+	add(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "a/b#"}}})
+	r = packet.NewReader(bytes.NewReader(stream))
+	_, err = r.ReadPacket()
+	require.NoError(t, err)
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, &packet.ProtocolError{Rule: "MQTT-4.7.1-2"})
+}

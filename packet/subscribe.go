@@ -93,11 +93,12 @@ func (p *Subscribe) decode(flags byte, body []byte, in *interner) error {
 	}
 	p.Subscriptions = p.Subscriptions[:0]
 	for r.remaining() > 0 {
-		f, err := r.bytes()
+		b, err := r.bytes()
 		if err != nil {
 			return err
 		}
-		if e := validTopicFilter(f); e != nil {
+		f, e := in.topicFilter(b)
+		if e != nil {
 			return typed(e, TypeSubscribe) // [MQTT-3.8.3-1] and §4.7
 		}
 		q, err := r.byte()
@@ -107,7 +108,7 @@ func (p *Subscribe) decode(flags byte, body []byte, in *interner) error {
 		if q > 2 {
 			return errSubscribeQoS // [MQTT-3.8.3-4]
 		}
-		p.Subscriptions = append(p.Subscriptions, Subscription{Filter: in.string(f), QoS: QoS(q)})
+		p.Subscriptions = append(p.Subscriptions, Subscription{Filter: f, QoS: QoS(q)})
 	}
 	if len(p.Subscriptions) == 0 {
 		return errSubscribeEmpty // [MQTT-3.8.3-3]

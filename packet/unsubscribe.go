@@ -81,14 +81,15 @@ func (p *Unsubscribe) decode(flags byte, body []byte, in *interner) error {
 	}
 	p.Filters = p.Filters[:0]
 	for r.remaining() > 0 {
-		f, err := r.bytes()
+		b, err := r.bytes()
 		if err != nil {
 			return err
 		}
-		if e := validTopicFilter(f); e != nil {
+		f, e := in.topicFilter(b)
+		if e != nil {
 			return typed(e, TypeUnsubscribe) // [MQTT-3.10.3-1] and §4.7
 		}
-		p.Filters = append(p.Filters, in.string(f))
+		p.Filters = append(p.Filters, f)
 	}
 	if len(p.Filters) == 0 {
 		return errUnsubscribeEmpty // [MQTT-3.10.3-2]

@@ -269,6 +269,50 @@ type interner struct {
 	// sees a few topics finds them here with one comparison, without
 	// hashing.
 	recent [8]string
+	// checked holds strings that passed validTopicName (names) and
+	// validTopicFilter (filters), so that a topic seen again is neither
+	// checked nor hashed again. Only strings that passed go in.
+	names, filters [8]string
+}
+
+func internSlot(p []byte) int { return (len(p) + int(p[len(p)-1])) & 7 }
+
+// topicName checks a PUBLISH topic name and interns it.
+func (in *interner) topicName(p []byte) (string, *ProtocolError) {
+	if in == nil || len(p) == 0 {
+		if e := topicNameError(p); e != nil {
+			return "", e
+		}
+		return in.string(p), nil
+	}
+	slot := &in.names[internSlot(p)]
+	if *slot == string(p) {
+		return *slot, nil
+	}
+	if e := topicNameError(p); e != nil {
+		return "", e
+	}
+	*slot = in.string(p)
+	return *slot, nil
+}
+
+// topicFilter checks a topic filter and interns it.
+func (in *interner) topicFilter(p []byte) (string, *ProtocolError) {
+	if in == nil || len(p) == 0 {
+		if e := validTopicFilter(p); e != nil {
+			return "", e
+		}
+		return in.string(p), nil
+	}
+	slot := &in.filters[internSlot(p)]
+	if *slot == string(p) {
+		return *slot, nil
+	}
+	if e := validTopicFilter(p); e != nil {
+		return "", e
+	}
+	*slot = in.string(p)
+	return *slot, nil
 }
 
 const internMax = 256     // distinct strings kept
@@ -281,7 +325,7 @@ func (in *interner) string(p []byte) string {
 	if len(p) == 0 {
 		return ""
 	}
-	slot := &in.recent[(len(p)+int(p[len(p)-1]))&(len(in.recent)-1)]
+	slot := &in.recent[internSlot(p)]
 	if *slot == string(p) { // no allocation for this comparison
 		return *slot
 	}
