@@ -3,9 +3,9 @@ package session
 import (
 	"encoding/binary"
 	"errors"
-	"net"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
 
