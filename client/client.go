@@ -318,16 +318,32 @@ func (c *Client) Subscribe(ctx context.Context, h Handler, subs ...Subscription)
 			return nil, &argError{what: "QoS", err: packet.ErrInvalidQoS}
 		}
 	}
+	var added []string // routes this call created, to undo when it fails
 	if h != nil {
 		for _, s := range subs {
+			if !c.router.has(s.Filter) {
+				added = append(added, s.Filter)
+			}
 			c.router.add(s.Filter, h)
 		}
 	}
 	res, err := c.control(ctx, request{kind: reqSubscribe, subs: subs})
+	if err == nil {
+		err = res.err
+	}
+	if err != nil && ctx.Err() == nil {
+		// Never sent, or lost with the connection: the route goes too.
+		// (When ctx ended, the SUBSCRIBE may still be acknowledged; the
+		// route stays for the messages that would follow.)
+		for _, f := range added {
+			c.router.remove(f)
+		}
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
-	return res.codes, res.err
+	return res.codes, nil
 }
 
 // Unsubscribe removes subscriptions and, once the server confirms, their

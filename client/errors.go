@@ -122,6 +122,9 @@ func (e *ConnectionLostError) Error() string {
 
 // Unwrap returns the cause, net.ErrClosed and ErrConnectionLost.
 func (e *ConnectionLostError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{net.ErrClosed, ErrConnectionLost}
+	}
 	return []error{e.Err, net.ErrClosed, ErrConnectionLost}
 }
 

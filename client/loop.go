@@ -88,6 +88,7 @@ type loop struct {
 
 	completions uint64    // completion events seen, to tell unknown acks
 	recheck     time.Time // next keep-alive check while stalled
+	writeErr    error     // the error of the flush whose QoS 0 completions are drained
 }
 
 // reader is the connection's reader goroutine: it decodes packets and
@@ -661,8 +662,13 @@ func (l *loop) pump(now time.Time) error {
 			}
 		}
 	}
-	l.drainEvents(nil) // QoS 0 completions
-	return l.flush(now)
+	// QoS 0 publishes complete when they are written: their completions
+	// are taken after the flush, failed with its error if it failed.
+	err := l.flush(now)
+	l.writeErr = err
+	l.drainEvents(nil)
+	l.writeErr = nil
+	return err
 }
 
 func (l *loop) flush(now time.Time) error {
@@ -743,6 +749,9 @@ func (l *loop) complete(ev session.Event) {
 	switch op.kind {
 	case packet.TypePublish:
 		err := ev.Err
+		if err == nil && op.qos == packet.QoS0 && l.writeErr != nil {
+			err = &ConnectionLostError{Server: l.server, Err: l.writeErr}
+		}
 		if err != nil && errors.Is(err, session.ErrSessionCleared) {
 			err = &ConnectionLostError{Server: l.server, Err: err}
 		}
