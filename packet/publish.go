@@ -53,6 +53,9 @@ func (p *Publish) check() *ProtocolError {
 	case p.QoS != QoS0 && p.PacketID == 0:
 		return errPublishZeroID // [MQTT-2.3.1-1]
 	}
+	if t := p.Topic; len(t) <= 65535 && cleanASCII(t, true) {
+		return nil // the common case, without the calls below
+	}
 	return topicNameError(p.Topic)
 }
 
@@ -87,16 +90,26 @@ func (p *Publish) appendTo(b []byte, strict bool) ([]byte, error) {
 	if p.Retain {
 		flags |= 0x01
 	}
-	b0 := b
-	b, err := appendHeader(b, TypePublish, flags, p.remainingLength())
-	if err != nil {
-		return b0, err
+	rl := p.remainingLength()
+	if rl > MaxRemainingLength {
+		return b, typed(errRemainingLengthTooBig, TypePublish)
 	}
-	b = appendString(b, p.Topic)
+	// One capacity check, then the fields by index.
+	n := packetLen(rl)
+	b = slices.Grow(b, n)
+	off := len(b)
+	b = b[:off+n]
+	w := b[off:]
+	w[0] = byte(TypePublish)<<4 | flags
+	i := len(AppendRemainingLength(w[1:1], rl)) + 1
+	w[i], w[i+1] = byte(len(p.Topic)>>8), byte(len(p.Topic))
+	i += 2 + copy(w[i+2:], p.Topic)
 	if p.QoS != QoS0 {
-		b = appendUint16(b, p.PacketID)
+		w[i], w[i+1] = byte(p.PacketID>>8), byte(p.PacketID)
+		i += 2
 	}
-	return append(b, p.Payload...), nil
+	copy(w[i:], p.Payload)
+	return b, nil
 }
 
 func (p *Publish) decode(flags byte, body []byte, in *interner) error {
