@@ -1,7 +1,9 @@
 package dms_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -439,4 +441,32 @@ func TestSimulatorAuthenticate(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{}, e.sim.Devices()); diff != "" {
 		t.Fatal(diff)
 	}
+}
+
+// TestHeartbeatFailuresFromStatus: a status provider that fails makes every
+// heartbeat fail; after MaxHeartbeatFailures in a row the agent leaves the
+// DMS server (HeartbeatFailed from Online) and starts again.
+func TestHeartbeatFailuresFromStatus(t *testing.T) {
+	e := newEnv(t)
+	ctx := waitCtx(t)
+	require.NoError(t, e.sim.Register(ctx, "dev-10", e.dms.uri()))
+	rec := newRecorder()
+	catch := &logCatcher{msg: "dms: heartbeat failed", errs: make(chan error, 10)}
+	cfg := e.config("dev-10", rec)
+	cfg.Logger = slog.New(catch)
+	cfg.MaxHeartbeatFailures = 2
+	broken := errors.New("sensor bus down")
+	cfg.Status = func(context.Context) ([]byte, error) { return nil, broken }
+	a := e.startAgent(cfg)
+	rec.expect(t, dms.EventStart, dms.EventRedirectConnected, dms.EventNetworkInfoReceived, dms.EventDMSConnected)
+	require.ErrorIs(t, <-catch.errs, broken) // the one sent at once
+	e.clock.AwaitWaiters(t, 1)
+	e.clock.Advance(dms.DefaultHeartbeatInterval)
+	require.ErrorIs(t, <-catch.errs, broken)
+	tr := rec.expect(t, dms.EventHeartbeatFailed)[0]
+	require.Equal(t, dms.StateOnline, tr.From)
+	require.ErrorIs(t, tr.Event.Err, broken)
+	require.ErrorIs(t, tr.Event.Err, dms.ErrHeartbeat)
+	require.Empty(t, e.sim.Heartbeats())
+	stopAgent(t, a, rec)
 }
