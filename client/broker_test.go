@@ -41,8 +41,11 @@ func brokers(t *testing.T) []brokerTarget {
 		{"mochi-unix", m.URI("unix"), nil},
 	}
 	if _, ok := testbroker.MosquittoPath(); ok {
-		mq := testbroker.StartMosquitto(t, testbroker.MosquittoConfig{})
-		ts = append(ts, brokerTarget{"mosquitto-tcp", mq.URI(), nil})
+		mq := testbroker.StartMosquitto(t, testbroker.MosquittoConfig{TLS: true, WebSockets: true})
+		ts = append(ts,
+			brokerTarget{"mosquitto-tcp", mq.URI(), nil},
+			brokerTarget{"mosquitto-tls", mq.TLSURI(), mq.Certs},
+			brokerTarget{"mosquitto-ws", mq.WSURI(), nil})
 	} else {
 		testbroker.RequireMosquitto(t) // fails under LINNET_REQUIRE_MOSQUITTO=1
 	}
@@ -147,7 +150,7 @@ func TestBrokerRetained(t *testing.T) {
 // broker publish the will, and that Disconnect does not.
 func TestBrokerWillOnAbnormalLoss(t *testing.T) {
 	for _, b := range brokers(t) {
-		if strings.HasSuffix(b.name, "-ws") || strings.HasSuffix(b.name, "-wss") || b.name == "mochi-tls" {
+		if !strings.HasSuffix(b.name, "-tcp") {
 			continue // one transport per broker is enough for the will
 		}
 		t.Run(b.name, func(t *testing.T) {
@@ -258,5 +261,56 @@ func TestInteropMosquittoClients(t *testing.T) {
 				require.Equal(t, packet.QoS(qos), m.QoS)
 			}
 		})
+	}
+}
+
+// TestConcurrentUse publishes from 8 goroutines at once, subscribes and
+// unsubscribes meanwhile, on one client, under the race detector: every
+// message arrives and every call returns.
+func TestConcurrentUse(t *testing.T) {
+	b := brokers(t)[0]
+	ctx := testCtx(t)
+	got := make(chan struct{}, 1000)
+	sub := b.connected(t, "conc-sub", nil)
+	_, err := sub.Subscribe(ctx, func(*Message) { got <- struct{}{} }, Subscription{Filter: "conc/#", QoS: 1})
+	require.NoError(t, err)
+	pub := b.connected(t, "conc-pub", nil)
+	const workers, each = 8, 100
+	errs := make(chan error, workers+1)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				if err := pub.Publish(ctx, "conc/"+strconv.Itoa(w), packet.QoS(i%3), false, []byte("x")); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for i := 0; i < 20; i++ {
+			f := "other/" + strconv.Itoa(i)
+			if _, err := pub.Subscribe(ctx, func(*Message) {}, Subscription{Filter: f}); err != nil {
+				errs <- err
+				return
+			}
+			if err := pub.Unsubscribe(ctx, f); err != nil {
+				errs <- err
+				return
+			}
+			_ = pub.IsConnected()
+		}
+		errs <- nil
+	}()
+	for i := 0; i < workers+1; i++ {
+		require.NoError(t, <-errs)
+	}
+	for i := 0; i < workers*each; i++ {
+		select {
+		case <-got:
+		case <-ctx.Done():
+			t.Fatalf("%d of %d messages", i, workers*each)
+		}
 	}
 }
