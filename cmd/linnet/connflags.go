@@ -314,9 +314,9 @@ func describeErr(err error) string {
 		}
 		switch ce.Code {
 		case packet.RefusedBadUserNamePassword, packet.RefusedNotAuthorized:
-			s += "; check -u and -P"
+			s += "; check the user name and password (-u, -P)"
 		case packet.RefusedIdentifierRejected:
-			s += "; check -i"
+			s += "; check the client id (-i)"
 		}
 		return s
 	case errors.As(err, &uriErr):

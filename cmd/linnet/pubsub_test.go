@@ -201,7 +201,7 @@ func TestRefusedCredentials(t *testing.T) {
 	defer b.Close()
 	uri := b.URI("tcp")
 	requireExit(t, linnet(t, "", "pub", "-L", uri, "-V", "mqttv311", "-u", "alice", "-P", "wrong", "-t", "a", "-m", "x"),
-		exitRefused, "linnet pub: refused: not authorized (CONNACK return code 5) by "+uri+"; check -u and -P")
+		exitRefused, "linnet pub: refused: not authorized (CONNACK return code 5) by "+uri+"; check the user name and password (-u, -P)")
 	requireExit(t, linnet(t, "", "sub", "-L", uri, "-V", "mqttv311", "-t", "a"), exitRefused, "refused: not authorized")
 	// Credentials in the URI stand for -u and -P.
 	u := strings.Replace(uri, "tcp://", "tcp://alice:secret@", 1)
@@ -362,8 +362,8 @@ func TestDescribeErr(t *testing.T) {
 			`DNS: no such host "nosuch.invalid"`, exitFailure},
 		{&net.DNSError{Err: "server misbehaving", Name: "x.example", IsTemporary: true}, `DNS: cannot resolve "x.example": server misbehaving`, exitFailure},
 		{&client.ConnectError{Code: packet.RefusedBadUserNamePassword, Server: "tcp://h:1"},
-			"refused: bad user name or password (CONNACK return code 4) by tcp://h:1; check -u and -P", exitRefused},
-		{&client.ConnectError{Code: packet.RefusedIdentifierRejected}, "refused: identifier rejected (CONNACK return code 2); check -i", exitRefused},
+			"refused: bad user name or password (CONNACK return code 4) by tcp://h:1; check the user name and password (-u, -P)", exitRefused},
+		{&client.ConnectError{Code: packet.RefusedIdentifierRejected}, "refused: identifier rejected (CONNACK return code 2); check the client id (-i)", exitRefused},
 		{&subackError{filter: "a/#"}, `refused: the broker refused the subscription to "a/#" (SUBACK 0x80)`, exitRefused},
 		{context.DeadlineExceeded, "timeout: context deadline exceeded", exitFailure},
 		{context.Canceled, "interrupted", exitFailure},
