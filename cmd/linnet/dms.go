@@ -344,4 +344,3 @@ func (p *linePrinter) printf(format string, args ...any) {
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "%7.3fs  %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
 }
-
