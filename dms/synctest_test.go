@@ -87,7 +87,7 @@ func TestHeartbeatSynctest(t *testing.T) {
 		c2.WritePacket(t, &packet.Puback{PacketID: p.PacketID})
 		beat(30 * time.Second) // not acknowledged
 		beat(60 * time.Second) // not acknowledged: the first failure was counted now
-		c2.WantClosed(t) // the agent gives the DMS connection up...
+		c2.WantClosed(t)       // the agent gives the DMS connection up...
 		require.Equal(t, 90*time.Second, time.Since(start), "...at the second failure, one interval later")
 		tr := rec.expect(t, dms.EventHeartbeatFailed)[0]
 		require.ErrorIs(t, tr.Event.Err, dms.ErrHeartbeat)
