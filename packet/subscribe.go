@@ -53,7 +53,13 @@ func (p *Subscribe) appendTo(b []byte, strict bool) ([]byte, error) {
 		case len(p.Subscriptions) == 0:
 			return b, errSubscribeEmpty // [MQTT-3.8.3-3]
 		}
-		for _, s := range p.Subscriptions {
+	}
+	// One pass checks the filters (strict) and their lengths and adds up
+	// the remaining length.
+	rl := 2
+	for k := range p.Subscriptions {
+		s := &p.Subscriptions[k]
+		if strict {
 			if e := validTopicFilter(s.Filter); e != nil {
 				return b, typed(e, TypeSubscribe) // [MQTT-3.8.3-1] and §4.7
 			}
@@ -61,20 +67,29 @@ func (p *Subscribe) appendTo(b []byte, strict bool) ([]byte, error) {
 				return b, errSubscribeQoS // [MQTT-3.8.3-4]
 			}
 		}
-	}
-	for _, s := range p.Subscriptions {
 		if len(s.Filter) > 65535 {
 			return b, typed(errStringTooLong, TypeSubscribe)
 		}
+		rl += 3 + len(s.Filter)
 	}
-	b0 := b
-	b, err := appendHeader(b, TypeSubscribe, 0x02, p.remainingLength())
-	if err != nil {
-		return b0, err
+	if rl > MaxRemainingLength {
+		return b, typed(errRemainingLengthTooBig, TypeSubscribe)
 	}
-	b = appendUint16(b, p.PacketID)
-	for _, s := range p.Subscriptions {
-		b = append(appendString(b, s.Filter), byte(s.QoS))
+	n := packetLen(rl)
+	b = slices.Grow(b, n)
+	off := len(b)
+	b = b[:off+n]
+	w := b[off:]
+	w[0] = byte(TypeSubscribe)<<4 | 0x02
+	i := len(AppendRemainingLength(w[1:1], rl)) + 1
+	w[i], w[i+1] = byte(p.PacketID>>8), byte(p.PacketID)
+	i += 2
+	for k := range p.Subscriptions {
+		s := &p.Subscriptions[k]
+		w[i], w[i+1] = byte(len(s.Filter)>>8), byte(len(s.Filter))
+		i += 2 + copy(w[i+2:], s.Filter)
+		w[i] = byte(s.QoS)
+		i++
 	}
 	return b, nil
 }

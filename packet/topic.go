@@ -89,6 +89,9 @@ func validTopicFilter[T string | []byte](s T) *ProtocolError {
 		j := min(i, n-8)
 		w := load64(s, j)
 		bad |= w | (w-lowBits)&^w
+		if wildcards(w)&highBits == 0 {
+			continue
+		}
 		for m := byteMask(w, '+') | byteMask(w, '#'); m != 0; m &= m - 1 {
 			if e := wildcardError(s, j+bits.TrailingZeros64(m)>>3); e != nil {
 				return e

@@ -204,6 +204,14 @@ func cleanASCII[T string | []byte](s T, noWild bool) bool {
 	return good == highBits
 }
 
+// wildcards has a high bit set in some byte exactly when w holds a '+' or a
+// '#' (the borrow may mark bytes above one too). The two differ only in bit
+// 3, so one zero-byte test finds both.
+func wildcards(w uint64) uint64 {
+	x := (w | lowBits*0x08) ^ lowBits*'+'
+	return (x - lowBits) &^ x
+}
+
 // reader is a cursor over the body of one packet. Every read fails with the
 // packet's malformed error when the body is too short; it never panics.
 type reader struct {
