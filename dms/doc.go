@@ -135,6 +135,9 @@
 //   - The heartbeat's first message goes out at once on DMSConnected, and
 //     again at once after an automatic reconnect; the period restarts from
 //     the ticker, not from the reconnect.
+//   - ServeRRPC sends replies with PublishAsync at QoS 0 and does not wait
+//     for them (the handler runs on the client's dispatcher); a reply that
+//     cannot be written is logged only when it fails at once.
 //   - The agent's clients use clean sessions; messages published to the
 //     device while it is between servers are not queued for it.
 package dms
