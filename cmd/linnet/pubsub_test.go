@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -73,7 +74,9 @@ func TestSubJSONAndRetained(t *testing.T) {
 
 	// -R: the retained messages are not printed, so -W runs out: exit 5.
 	r = linnet(t, "", "sub", "-L", uri, "-t", "cli/json/#", "-R", "-C", "1", "-W", "1")
-	requireExit(t, r, exitTimeout, "timeout: time limit reached: -W 1 passed with 0 of -C 1 messages")
+	// (Under heavy load the connect itself may be what -W cuts short; the
+	// exit code and the cause are the same.)
+	requireExit(t, r, exitTimeout, "linnet sub: timeout: time limit reached: -W 1")
 	require.Empty(t, r.stdout)
 }
 
@@ -345,8 +348,12 @@ func TestMosquittoInterop(t *testing.T) {
 		r := linnet(t, "", append([]string{"bench", "-L", m.URI(), "-mode", "throughput,latency", "-q", "1", "-n", "300",
 			"-rtt", "30", "--format", "json"}, creds...)...)
 		requireExit(t, r, exitOK, "")
-		res := decodeJSONLines(t, strings.ReplaceAll(strings.ReplaceAll(r.stdout, "\n", ""), "  ", ""))[0]
-		require.Equal(t, 300.0, res["throughput"].(map[string]any)["received"])
+		var res benchResult
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), r.stdout)
+		require.False(t, res.Embedded)
+		require.Equal(t, m.URI(), res.Broker)
+		require.Equal(t, int64(300), res.Throughput.Received)
+		require.Equal(t, 30, res.Latency.Count)
 	})
 }
 
