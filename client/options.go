@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -386,3 +388,22 @@ func (o *Options) keepAliveSeconds() uint16 {
 	}
 	return uint16(o.KeepAlive / time.Second)
 }
+
+// String describes the options for logs, with the password redacted (its
+// length only) and callbacks shown as set or not.
+func (o Options) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Options{Servers:%q ClientID:%q Username:%q Password:<redacted len=%d> PersistentSession:%t",
+		o.Servers, o.ClientID, o.Username, len(o.Password), o.PersistentSession)
+	fmt.Fprintf(&b, " KeepAlive:%v PingTimeout:%v ConnectTimeout:%v Version:%v MaxInFlight:%d OfflineBuffer:%d",
+		o.KeepAlive, o.PingTimeout, o.ConnectTimeout, o.Version, o.MaxInFlight, o.OfflineBuffer)
+	fmt.Fprintf(&b, " AutoReconnect:%t ConnectRetry:%t ManualAcks:%t Will:%t Credentials:%t}",
+		o.AutoReconnect, o.ConnectRetry, o.ManualAcks, o.Will != nil, o.Credentials != nil)
+	return b.String()
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (o Options) GoString() string { return o.String() }
+
+// LogValue makes slog print String.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -132,4 +133,15 @@ func TestErrorsMatch(t *testing.T) {
 	require.NotErrorIs(t, ce, &ConnectError{Code: packet.RefusedServerUnavailable})
 	require.ErrorIs(t, &ViolationError{Packet: packet.TypeConnack}, packet.ErrProtocol)
 	require.ErrorIs(t, &argError{what: "x", err: packet.ErrInvalidQoS}, ErrInvalidArgument)
+}
+
+// TestOptionsRedactPassword checks that the password never shows when the
+// options are printed or logged.
+func TestOptionsRedactPassword(t *testing.T) {
+	o := Options{Servers: []string{"tcp://h:1"}, Username: "u", Password: []byte("hunter2"),
+		Will: &Will{Topic: "w", Payload: []byte("hunter2")}}
+	for _, s := range []string{fmt.Sprint(o), fmt.Sprintf("%v %+v %#v", o, o, o), o.LogValue().String()} {
+		require.NotContains(t, s, "hunter2")
+		require.Contains(t, s, "<redacted len=7>")
+	}
 }

@@ -257,3 +257,24 @@ func TestCloseFromHandler(t *testing.T) {
 		require.NoError(t, <-closed)
 	})
 }
+
+// TestSubscribeLostRemovesRoute checks that a Subscribe whose connection
+// goes before the SUBACK fails with the connection-lost error and takes
+// back the route it added.
+func TestSubscribeLostRemovesRoute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		c := fakeClient(t, fb, nil)
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Subscribe(context.Background(), func(*Message) {}, Subscription{Filter: "gone/#"})
+			errc <- err
+		}()
+		sc.WantType(t, packet.TypeSubscribe)
+		require.True(t, c.router.has("gone/#"), "the route exists before the SUBACK")
+		sc.Close()
+		require.ErrorIs(t, <-errc, net.ErrClosed)
+		require.False(t, c.router.has("gone/#"))
+	})
+}
