@@ -24,9 +24,11 @@ type Subscription = packet.Subscription
 // A connected client runs three goroutines: the reader (one per network
 // connection) that decodes packets, the loop that owns the protocol state
 // (session.Session) and the packet.Writer, and the dispatcher that runs
-// handlers and callbacks in order. The loop and the dispatcher live from
-// Connect to Disconnect or Close, across automatic reconnects. See the
-// package documentation.
+// handlers and callbacks in order. The loop lives from Connect until the
+// client stops connecting (Disconnect, Close, a failed Connect, a loss
+// without AutoReconnect), across automatic reconnects; the dispatcher then
+// runs what is queued (OnConnectionLost, say) and ends too, unless Close
+// or Disconnect drops it. See the package documentation.
 type Client struct {
 	opts   Options
 	log    *slog.Logger
@@ -192,10 +194,12 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.loopDone = make(chan struct{})
 	lifeCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	if c.disp == nil {
-		c.disp = newDispatcher(c.opts.MessageQueue, c.router, c.opts.DefaultHandler, c.opts.ManualAcks, c.log)
-		go c.disp.run()
+	var prev <-chan struct{}
+	if c.disp != nil {
+		prev = c.disp.done
 	}
+	c.disp = newDispatcher(c.opts.MessageQueue, c.router, c.opts.DefaultHandler, c.opts.ManualAcks, c.log)
+	go c.disp.run(prev)
 	quit, loopDone := c.quit, c.loopDone
 	c.mu.Unlock()
 

@@ -253,14 +253,11 @@ func (l *loop) exit() {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	// Events that could not be queued are dropped unless the dispatcher
-	// has room: a closing client delivers nothing more.
-	for _, ev := range l.events {
-		select {
-		case l.disp.ch <- ev:
-		default:
-		}
-	}
+	// Events that found no room in the queue go to the dispatcher's tail,
+	// which it runs after the queue (a closing client drops both).
+	l.disp.tailMu.Lock()
+	l.disp.tail = append(l.disp.tail, l.events...)
+	l.disp.tailMu.Unlock()
 	l.events = nil
 	reqs := c.reqs
 	c.reqs = nil
@@ -271,6 +268,7 @@ func (l *loop) exit() {
 		close(l.disc.done)
 		l.disc = nil
 	}
+	close(l.disp.drain) // the dispatcher runs what is queued, then ends
 }
 
 // offline handles a request while there is no connection.

@@ -125,3 +125,24 @@ func TestClientsShareNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedConnectLeavesNothing checks that a failed Connect, and a loss
+// without AutoReconnect, leave no goroutine of the client behind even
+// without Close, and that OnConnectionLost still runs.
+func TestFailedConnectLeavesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		lost := make(chan error, 1)
+		c := fakeClient(t, fb, func(o *Options) { o.OnConnectionLost = func(err error) { lost <- err } })
+		fb.RefuseDials(1)
+		require.ErrorIs(t, c.Connect(context.Background()), fakebroker.ErrRefused)
+		synctest.Wait()
+		require.Zero(t, clientGoroutines(), "after a failed Connect")
+
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		sc.Close()
+		require.ErrorIs(t, <-lost, ErrConnectionLost)
+		synctest.Wait()
+		require.Zero(t, clientGoroutines(), "after a loss without AutoReconnect")
+	})
+}
