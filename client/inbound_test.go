@@ -10,6 +10,7 @@ import (
 
 	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/session"
 )
 
 // TestInboundQoS1AcksInOrder checks [MQTT-4.5.0-2] (every PUBLISH is
@@ -99,7 +100,20 @@ func TestManualAcksInArrivalOrder(t *testing.T) {
 // the connection is not declared dead although no PINGRESP can be read,
 // and once the handler returns everything is acknowledged in order.
 func TestBlockingHandlerKeepsConnection(t *testing.T) {
+	for _, withSender := range []bool{false, true} {
+		t.Run(map[bool]string{false: "loop-timer", true: "ping-sender"}[withSender], func(t *testing.T) {
+			testBlockingHandler(t, withSender)
+		})
+	}
+}
+
+func testBlockingHandler(t *testing.T, withSender bool) {
 	synctest.Test(t, func(t *testing.T) {
+		var ps *session.TimerPingSender
+		if withSender {
+			ps = session.NewTimerPingSender()
+			defer ps.Stop()
+		}
 		fb := fakebroker.New(t)
 		release := make(chan struct{})
 		lost := make(chan error, 1)
@@ -107,6 +121,9 @@ func TestBlockingHandlerKeepsConnection(t *testing.T) {
 			o.KeepAlive = 10 * time.Second
 			o.PingTimeout = 5 * time.Second
 			o.MessageQueue = 1
+			if ps != nil {
+				o.PingSender = ps
+			}
 			o.OnConnectionLost = func(err error) { lost <- err }
 			o.DefaultHandler = func(m *Message) {
 				if string(m.Payload) == "block" {
@@ -138,6 +155,19 @@ func TestBlockingHandlerKeepsConnection(t *testing.T) {
 				p = sc.ReadPacket(t)
 			}
 			require.Equal(t, &packet.Puback{PacketID: id}, p)
+		}
+		// Keep-alive goes on after the stall.
+		sc.WritePacket(t, &packet.Pingresp{})
+		for _, p := range sc.Drain() {
+			require.Equal(t, packet.TypePingreq, p.Type())
+		}
+		sc.WantPacket(t, &packet.Pingreq{})
+		sc.WritePacket(t, &packet.Pingresp{})
+		sc.WantPacket(t, &packet.Pingreq{})
+		select {
+		case err := <-lost:
+			t.Fatalf("connection lost after the stall: %v", err)
+		default:
 		}
 	})
 }

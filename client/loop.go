@@ -563,7 +563,7 @@ func (l *loop) serve() error {
 
 func (l *loop) deadline() time.Time {
 	if l.c.opts.PingSender != nil {
-		return time.Time{}
+		return l.recheck // the sender drives keep-alive, except while stalled
 	}
 	d := l.own.sess.NextDeadline()
 	if !l.recheck.IsZero() && d.Before(l.recheck) {
@@ -586,6 +586,7 @@ func (l *loop) stalled() bool {
 func (l *loop) tick(now time.Time) error {
 	err := l.own.sess.Tick(now)
 	if err == nil {
+		l.recheck = time.Time{}
 		return nil
 	}
 	if !l.stalled() {
@@ -611,7 +612,9 @@ func (l *loop) receive(p packet.Packet, ok bool) error {
 		return err
 	}
 	now := time.Now()
-	l.recheck = time.Time{}
+	if l.c.opts.PingSender == nil {
+		l.recheck = time.Time{} // the session's deadline is good again
+	}
 	if _, isAck := p.(*packet.Connack); isAck {
 		return &ViolationError{Packet: packet.TypeConnack, Reason: "second CONNACK"}
 	}
