@@ -39,8 +39,8 @@ func connectRefusals() []refusal {
 }
 
 // TestConnectStrictEncoding checks that Append refuses every CONNECT a
-// client must not send: [MQTT-3.1.2-1] [MQTT-3.1.2-2] [MQTT-3.1.2-3]
-// [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-14] [MQTT-3.1.2-15]
+// client must not send (and a protocol name, level or reserved flag it must
+// not use): [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-14] [MQTT-3.1.2-15]
 // [MQTT-3.1.2-18] [MQTT-3.1.2-20] [MQTT-3.1.2-22] [MQTT-3.1.3-4]
 // [MQTT-3.1.3-7] [MQTT-3.1.3-10] [MQTT-3.1.3-11] [MQTT-1.5.3-1]
 // [MQTT-1.5.3-2] [MQTT-4.7.1-1] [MQTT-4.7.3-1].
@@ -70,8 +70,8 @@ func TestConnectDefaults(t *testing.T) {
 }
 
 // TestConnectIllegal checks that AppendIllegal writes what Append refuses,
-// bit for bit, so conformance tests can send it: here the reserved flag
-// [MQTT-3.1.2-3] and a password without a user name [MQTT-3.1.2-22].
+// bit for bit, so conformance tests can send it, and that the decoder refuses
+// the reserved flag [MQTT-3.1.2-3].
 func TestConnectIllegal(t *testing.T) {
 	b, err := packet.AppendIllegal(nil, &packet.Connect{ClientID: "c", Reserved: true, PasswordFlag: true, Password: []byte("p")})
 	require.NoError(t, err)

@@ -15,8 +15,8 @@ var idRefusals = []refusal{
 }
 
 // TestIDPacketsStrictEncoding checks that Append refuses packet id 0 in the
-// acknowledgements, which must echo the id of a PUBLISH [MQTT-2.3.1-6]
-// (never 0 [MQTT-2.3.1-1]).
+// acknowledgements: they echo the id of a packet that had one, and ids are
+// never 0.
 func TestIDPacketsStrictEncoding(t *testing.T) {
 	checkRefusals(t, idRefusals)
 }

@@ -69,7 +69,8 @@ func TestValidateTopicFilter(t *testing.T) {
 
 // TestMatchTopic checks matching with the examples of §4.7.1 and §4.7.2,
 // including [MQTT-4.7.2-1]: a filter starting with a wildcard does not match
-// a topic starting with '$'; and byte comparison without normalisation.
+// a topic starting with '$'; and byte comparison without normalisation
+// [MQTT-4.7.3-4].
 func TestMatchTopic(t *testing.T) {
 	cases := []struct {
 		filter, topic string

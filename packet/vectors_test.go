@@ -262,9 +262,8 @@ func checkVectorError(t *testing.T, v vector, err error) *packet.ProtocolError {
 // *ProtocolError naming exactly its rule, or io.ErrUnexpectedEOF.
 //
 // Among them, the vectors check: [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-1.5.3-3]
-// [MQTT-2.2.2-1] [MQTT-2.2.2-2] [MQTT-2.3.1-1] [MQTT-2.3.1-5] [MQTT-2.3.1-6]
-// [MQTT-2.3.1-7] [MQTT-3.1.2-1] [MQTT-3.1.2-2] [MQTT-3.1.2-3] [MQTT-3.1.2-9]
-// [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-14] [MQTT-3.1.2-15]
+// [MQTT-2.2.2-1] [MQTT-2.3.1-1] [MQTT-2.3.1-5] [MQTT-3.1.2-1]
+// [MQTT-3.1.2-3] [MQTT-3.1.2-9] [MQTT-3.1.2-13] [MQTT-3.1.2-14] [MQTT-3.1.2-15]
 // [MQTT-3.1.2-18] [MQTT-3.1.2-19] [MQTT-3.1.2-20] [MQTT-3.1.2-21]
 // [MQTT-3.1.2-22] [MQTT-3.1.3-1] [MQTT-3.1.3-3] [MQTT-3.1.3-4]
 // [MQTT-3.1.3-7] [MQTT-3.1.3-10] [MQTT-3.1.3-11] [MQTT-3.2.2-4]
