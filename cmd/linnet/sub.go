@@ -31,7 +31,8 @@ per line with --format json:
 
 (payload when the payload is valid UTF-8, payload_base64 otherwise). It runs
 until -C messages have arrived, -W seconds have passed, the connection is
-lost, or SIGINT/SIGTERM, and then disconnects cleanly.
+lost, or SIGINT/SIGTERM, and then disconnects cleanly. A signal is a normal
+way to stop: exit code 0, even while it is still connecting.
 
 Examples:
   linnet sub -t 'sensors/#' -v
@@ -134,10 +135,16 @@ func runSub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer c.Close()
 	defer out.stop()
 	if err := c.Connect(connectCtx); err != nil {
+		if ctx.Err() != nil {
+			return exitOK // SIGINT or SIGTERM while connecting: stop, as asked
+		}
 		return failure(stderr, "sub", withCause(connectCtx, err))
 	}
 	codes, err := c.Subscribe(connectCtx, out.handle, subs...)
 	if err != nil {
+		if ctx.Err() != nil {
+			return exitOK
+		}
 		return failure(stderr, "sub", withCause(connectCtx, err))
 	}
 	for i, code := range codes {
