@@ -1,0 +1,789 @@
+package brokercheck
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/packet"
+)
+
+// allChecks is the suite, in the order reports list it: the interoperability
+// scenarios first, then malformed input.
+var allChecks = []Check{
+	{Name: "publish-subscribe-qos0", Rules: []string{"MQTT-3.3.4-1", "MQTT-3.8.4-1", "MQTT-3.8.4-2", "MQTT-3.3.2-3"},
+		Summary: "a QoS 0 message reaches a subscriber at QoS 0", run: pubSub(0)},
+	{Name: "publish-subscribe-qos1", Rules: []string{"MQTT-3.3.4-1", "MQTT-4.3.2-2", "MQTT-2.3.1-6", "MQTT-3.8.4-6"},
+		Summary: "a QoS 1 message is acknowledged by PUBACK and reaches a subscriber at QoS 1", run: pubSub(1)},
+	{Name: "publish-subscribe-qos2", Rules: []string{"MQTT-3.3.4-1", "MQTT-4.3.3-2", "MQTT-2.3.1-6", "MQTT-3.8.4-6"},
+		Summary: "a QoS 2 message completes PUBREC/PUBREL/PUBCOMP both ways and arrives once", run: pubSub(2)},
+	{Name: "qos-downgrade", Rules: []string{"MQTT-3.8.4-6"},
+		Summary: "a QoS 2 message to a QoS 1 subscription arrives at QoS 1", run: qosDowngrade},
+	{Name: "retained", Rules: []string{"MQTT-3.3.1-5", "MQTT-3.3.1-6", "MQTT-3.3.1-8", "MQTT-3.3.1-9"},
+		Summary: "a retained message goes to a later subscriber with RETAIN=1, to an existing one with RETAIN=0", run: retained},
+	{Name: "retained-delete", Rules: []string{"MQTT-3.3.1-10", "MQTT-3.3.1-11"},
+		Summary: "an empty retained message is forwarded and clears the topic's retained message", run: retainedDelete},
+	{Name: "offline-queue", Rules: []string{"MQTT-3.1.2-4", "MQTT-3.1.2-5", "MQTT-3.2.2-2"},
+		Summary: "a persistent session gets the QoS 1 messages published while it was offline", run: offlineQueue},
+	{Name: "clean-session", Rules: []string{"MQTT-3.1.2-6", "MQTT-3.2.2-1"},
+		Summary: "CleanSession=1 throws the stored session away: no session present, no queued messages", run: cleanSession},
+	{Name: "overlapping-subscriptions", Rules: []string{"MQTT-3.3.5-1"},
+		Summary: "with overlapping subscriptions at QoS 0 and 2, the message arrives at QoS 2", run: overlapping},
+	{Name: "keepalive-will", Rules: []string{"MQTT-3.1.2-24", "MQTT-3.1.2-8"},
+		Summary: "a silent client is cut after 1.5 x keep-alive and its will is published", run: keepAliveWill},
+	{Name: "will-discarded-on-disconnect", Rules: []string{"MQTT-3.14.4-3", "MQTT-3.1.2-10"},
+		Summary: "a DISCONNECT removes the will: it is not published", run: willDiscarded},
+	{Name: "redelivery-on-reconnect", Rules: []string{"MQTT-4.4.0-1", "MQTT-3.3.1-1"},
+		Summary: "an unacknowledged QoS 1 message is sent again with DUP=1 and the same id after reconnect", run: redeliveryQoS1},
+	{Name: "pubrel-redelivery-on-reconnect", Rules: []string{"MQTT-4.4.0-1"},
+		Summary: "a PUBREL not answered by PUBCOMP is sent again with the same id after reconnect", run: redeliveryPubrel},
+	{Name: "subscribe-refused", Rules: []string{"MQTT-3.8.4-5", "MQTT-3.9.3-1", "MQTT-3.9.3-2"},
+		Summary: "a filter the broker is set to refuse gets 0x80, the others their QoS, in order", run: subscribeRefused},
+	{Name: "dollar-topics", Rules: []string{"MQTT-4.7.2-1"},
+		Summary: "filters starting with # or + do not match topics starting with $", run: dollarTopics},
+	{Name: "unsubscribe", Rules: []string{"MQTT-3.10.4-2", "MQTT-3.10.4-4", "MQTT-3.10.4-5"},
+		Summary: "after UNSUBACK nothing more arrives; UNSUBSCRIBE of an unknown filter is answered too", run: unsubscribe},
+	{Name: "zero-length-client-id", Rules: []string{"MQTT-3.1.3-6"},
+		Summary: "an empty client id with CleanSession=1 is accepted (or refused with 0x02)", run: zeroIDClean},
+	{Name: "zero-length-client-id-persistent", Rules: []string{"MQTT-3.1.3-8", "MQTT-3.2.2-4", "MQTT-3.2.2-5"},
+		Summary: "an empty client id with CleanSession=0 gets CONNACK 0x02 and a close", run: zeroIDPersistent},
+	{Name: "pingreq", Rules: []string{"MQTT-3.12.4-1"},
+		Summary: "a PINGREQ is answered by PINGRESP", run: pingreq},
+
+	{Name: "second-connect", Rules: []string{"MQTT-3.1.0-2"},
+		Summary: "a second CONNECT on a connection makes the broker close it", run: secondConnect},
+	{Name: "bad-protocol-name", Rules: []string{"MQTT-3.1.2-1"},
+		Summary: "a CONNECT with protocol name \"MQTX\" is not accepted as MQTT 3.1.1", run: badProtocolName},
+	{Name: "bad-protocol-level", Rules: []string{"MQTT-3.1.2-2"},
+		Summary: "a CONNECT with protocol level 6 gets CONNACK 0x01 and a close", run: badProtocolLevel},
+	{Name: "connect-reserved-flag", Rules: []string{"MQTT-3.1.2-3", "MQTT-3.1.4-1"},
+		Summary: "a CONNECT with the reserved flag set makes the broker close without CONNACK", run: connectReserved},
+	{Name: "reserved-flags-subscribe", Rules: []string{"MQTT-2.2.2-2", "MQTT-3.8.1-1"},
+		Summary: "a SUBSCRIBE with fixed-header flags 0000 makes the broker close", run: reservedFlags(packet.TypeSubscribe, 0x0)},
+	{Name: "reserved-flags-unsubscribe", Rules: []string{"MQTT-2.2.2-2", "MQTT-3.10.1-1"},
+		Summary: "an UNSUBSCRIBE with fixed-header flags 0000 makes the broker close", run: reservedFlags(packet.TypeUnsubscribe, 0x0)},
+	{Name: "reserved-flags-pingreq", Rules: []string{"MQTT-2.2.2-2"},
+		Summary: "a PINGREQ with fixed-header flags 0001 makes the broker close", run: reservedFlags(packet.TypePingreq, 0x1)},
+	{Name: "reserved-flags-pubrel", Rules: []string{"MQTT-2.2.2-2", "MQTT-3.6.1-1"},
+		Summary: "a PUBREL with fixed-header flags 0000 makes the broker close", run: reservedFlagsPubrel},
+	{Name: "remaining-length-5-bytes", Rules: []string{"MQTT-4.8.0-1"},
+		Summary: "a remaining length of more than four bytes makes the broker close", run: remainingLength5},
+	{Name: "publish-qos3", Rules: []string{"MQTT-3.3.1-4"},
+		Summary: "a PUBLISH with QoS 3 makes the broker close", run: publishQoS3},
+	{Name: "subscribe-empty", Rules: []string{"MQTT-3.8.3-3", "MQTT-4.8.0-1"},
+		Summary: "a SUBSCRIBE without a filter makes the broker close", run: subscribeEmpty},
+	{Name: "subscribe-qos3", Rules: []string{"MQTT-3.8.3-4"},
+		Summary: "a SUBSCRIBE asking for QoS 3 makes the broker close", run: subscribeQoS3},
+	{Name: "topic-invalid-utf8", Rules: []string{"MQTT-1.5.3-1"},
+		Summary: "a PUBLISH topic with invalid UTF-8 (ff fe) makes the broker close", run: topicInvalidUTF8},
+	{Name: "topic-surrogate", Rules: []string{"MQTT-1.5.3-1"},
+		Summary: "a PUBLISH topic with an encoded surrogate (ed a0 80) makes the broker close", run: topicSurrogate},
+	{Name: "topic-null-char", Rules: []string{"MQTT-1.5.3-2", "MQTT-4.7.3-2"},
+		Summary: "a PUBLISH topic with U+0000 makes the broker close", run: topicNull},
+	{Name: "publish-topic-wildcard", Rules: []string{"MQTT-3.3.2-2", "MQTT-4.7.1-1"},
+		Summary: "a PUBLISH to a topic with + or # makes the broker close", run: publishWildcard},
+	{Name: "publish-empty-topic", Rules: []string{"MQTT-4.7.3-1"},
+		Summary: "a PUBLISH with an empty topic makes the broker close", run: publishEmptyTopic},
+}
+
+// must turns a failure that is not already a violation (a timeout, an
+// unexpected packet, a closed connection) into a violation of rule.
+func must(rule string, err error) error {
+	var (
+		ve *ViolationError
+		se *skipError
+		de *DialError
+		su *setupError
+	)
+	if err == nil || errors.As(err, &ve) || errors.As(err, &se) || errors.As(err, &de) || errors.As(err, &su) {
+		return err
+	}
+	return &ViolationError{Rule: rule, Reason: err.Error()}
+}
+
+func pubSub(qos packet.QoS) func(r *run) error {
+	return func(r *run) error {
+		topic := r.topic("t")
+		sub, _, err := r.session("sub", r.id("s"), true)
+		if err != nil {
+			return err
+		}
+		if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("+"), QoS: qos}); err != nil {
+			return must("MQTT-3.8.4-1", err)
+		}
+		pub, _, err := r.session("pub", r.id("p"), true)
+		if err != nil {
+			return err
+		}
+		payload := []byte(fmt.Sprintf("qos %d", qos))
+		var id uint16
+		if qos > 0 {
+			id = 7
+		}
+		if err := pub.publish(&packet.Publish{QoS: qos, Topic: topic, PacketID: id, Payload: payload}); err != nil {
+			return must("MQTT-3.3.4-1", err)
+		}
+		m, err := sub.receive("the message")
+		if err != nil {
+			return must("MQTT-3.3.2-3", err)
+		}
+		if m.Topic != topic || !bytes.Equal(m.Payload, payload) {
+			return violation("MQTT-3.3.2-3", "got topic %q payload %q, published %q %q", m.Topic, m.Payload, topic, payload)
+		}
+		if m.QoS != qos {
+			return violation("MQTT-3.8.4-6", "message arrived at QoS %d; published and granted QoS %d", m.QoS, qos)
+		}
+		if err := sub.ack(m); err != nil {
+			return must("MQTT-4.3.3-1", err)
+		}
+		extra, err := sub.fence()
+		if err != nil {
+			return must("MQTT-3.12.4-1", err)
+		}
+		if len(extra) > 0 {
+			return violation("MQTT-4.3.3-2", "the message arrived again after its flow was complete: %v", extra[0])
+		}
+		pub.disconnect()
+		sub.disconnect()
+		return nil
+	}
+}
+
+func qosDowngrade(r *run) error {
+	sub, _, err := r.session("sub", r.id("s"), true)
+	if err != nil {
+		return err
+	}
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: 1}); err != nil {
+		return err
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 2, Topic: r.topic("t"), PacketID: 9, Payload: []byte("x")}); err != nil {
+		return err
+	}
+	m, err := sub.receive("the message")
+	if err != nil {
+		return must("MQTT-3.8.4-6", err)
+	}
+	if m.QoS != 1 {
+		return violation("MQTT-3.8.4-6", "a QoS 2 message on a QoS 1 subscription arrived at QoS %d", m.QoS)
+	}
+	return sub.ack(m)
+}
+
+func retained(r *run) error {
+	topic := r.topic("r")
+	live, _, err := r.session("live", r.id("l"), true)
+	if err != nil {
+		return err
+	}
+	if err := live.subscribeOK(1, packet.Subscription{Filter: topic, QoS: 1}); err != nil {
+		return err
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pub.publish(&packet.Publish{Retain: true, Topic: topic}) }() // leave nothing behind
+	if err := pub.publish(&packet.Publish{QoS: 1, Retain: true, Topic: topic, PacketID: 1, Payload: []byte("kept")}); err != nil {
+		return err
+	}
+	m, err := live.receive("the retained message, forwarded live")
+	if err != nil {
+		return must("MQTT-3.3.1-9", err)
+	}
+	if m.Retain {
+		return violation("MQTT-3.3.1-9", "a message forwarded to an existing subscription carries RETAIN=1")
+	}
+	if err := live.ack(m); err != nil {
+		return err
+	}
+	later, _, err := r.session("later", r.id("n"), true)
+	if err != nil {
+		return err
+	}
+	if err := later.subscribeOK(1, packet.Subscription{Filter: r.topic("#"), QoS: 1}); err != nil {
+		return err
+	}
+	m, err = later.receive("the retained message")
+	if err != nil {
+		return must("MQTT-3.3.1-6", err)
+	}
+	if !bytes.Equal(m.Payload, []byte("kept")) || m.Topic != topic {
+		return violation("MQTT-3.3.1-6", "a new subscription got %v, not the retained message", m)
+	}
+	if !m.Retain {
+		return violation("MQTT-3.3.1-8", "the retained message sent to a new subscription carries RETAIN=0")
+	}
+	if m.QoS != 1 {
+		return violation("MQTT-3.3.1-5", "the retained message lost its QoS: QoS %d, stored at QoS 1", m.QoS)
+	}
+	return later.ack(m)
+}
+
+func retainedDelete(r *run) error {
+	topic := r.topic("r")
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Retain: true, Topic: topic, PacketID: 1, Payload: []byte("old")}); err != nil {
+		return err
+	}
+	live, _, err := r.session("live", r.id("l"), true)
+	if err != nil {
+		return err
+	}
+	if err := live.subscribeOK(1, packet.Subscription{Filter: topic, QoS: 1}); err != nil {
+		return err
+	}
+	m, err := live.receive("the retained message")
+	if err != nil {
+		return must("MQTT-3.3.1-6", err)
+	}
+	if err := live.ack(m); err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Retain: true, Topic: topic, PacketID: 2}); err != nil {
+		return err
+	}
+	m, err = live.receive("the empty retained message, forwarded")
+	if err != nil {
+		return must("MQTT-3.3.1-10", err)
+	}
+	if len(m.Payload) != 0 {
+		return violation("MQTT-3.3.1-10", "forwarded %v, want the empty message", m)
+	}
+	if err := live.ack(m); err != nil {
+		return err
+	}
+	later, _, err := r.session("later", r.id("n"), true)
+	if err != nil {
+		return err
+	}
+	if err := later.subscribeOK(1, packet.Subscription{Filter: topic, QoS: 1}); err != nil {
+		return err
+	}
+	got, err := later.fence()
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-3.3.1-11", "after an empty retained message, a new subscription still got %v", got[0])
+	}
+	return nil
+}
+
+func offlineQueue(r *run) error {
+	id := r.id("o")
+	sub, _, err := r.session("sub", id, false)
+	if err != nil {
+		return err
+	}
+	defer r.forget(id)
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("q"), QoS: 1}); err != nil {
+		return err
+	}
+	sub.disconnect()
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("q"), PacketID: 3, Payload: []byte("while away")}); err != nil {
+		return err
+	}
+	back, ack, err := r.session("sub-again", id, false)
+	if err != nil {
+		return err
+	}
+	if !ack.SessionPresent {
+		return violation("MQTT-3.2.2-2", "CONNACK Session Present=0 for a stored session")
+	}
+	m, err := back.receive("the message queued while offline")
+	if err != nil {
+		return must("MQTT-3.1.2-5", err)
+	}
+	if string(m.Payload) != "while away" || m.QoS != 1 {
+		return violation("MQTT-3.1.2-5", "got %v, want the queued QoS 1 message", m)
+	}
+	return back.ack(m)
+}
+
+// forget removes the persistent session of client id from the broker.
+func (r *run) forget(id string) {
+	c, _, err := r.session("cleanup", id, true)
+	if err == nil {
+		c.disconnect()
+	}
+}
+
+func cleanSession(r *run) error {
+	id := r.id("c")
+	sub, _, err := r.session("sub", id, false)
+	if err != nil {
+		return err
+	}
+	defer r.forget(id)
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("q"), QoS: 1}); err != nil {
+		return err
+	}
+	sub.disconnect()
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("q"), PacketID: 3, Payload: []byte("queued")}); err != nil {
+		return err
+	}
+	back, ack, err := r.session("clean", id, true)
+	if err != nil {
+		return err
+	}
+	if ack.SessionPresent {
+		return violation("MQTT-3.2.2-1", "CONNACK Session Present=1 for CleanSession=1")
+	}
+	got, err := back.fence()
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-3.1.2-6", "a clean session got %v from the discarded session", got[0])
+	}
+	// The subscription went with the session: a new message is not routed.
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("q"), PacketID: 4, Payload: []byte("new")}); err != nil {
+		return err
+	}
+	if got, err = back.fence(); err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-3.1.2-6", "a clean session got %v through a subscription of the discarded session", got[0])
+	}
+	return nil
+}
+
+func overlapping(r *run) error {
+	sub, _, err := r.session("sub", r.id("s"), true)
+	if err != nil {
+		return err
+	}
+	if err := sub.subscribeOK(1,
+		packet.Subscription{Filter: r.topic("a/#"), QoS: 0},
+		packet.Subscription{Filter: r.topic("a/+"), QoS: 2}); err != nil {
+		return err
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 2, Topic: r.topic("a/b"), PacketID: 5, Payload: []byte("x")}); err != nil {
+		return err
+	}
+	first, err := sub.receive("the message")
+	if err != nil {
+		return must("MQTT-3.3.5-1", err)
+	}
+	msgs := []*packet.Publish{first}
+	if first.QoS > 0 {
+		if err := sub.ack(first); err != nil {
+			return err
+		}
+	}
+	more, err := sub.fence()
+	if err != nil {
+		return err
+	}
+	for _, p := range more {
+		m, ok := p.(*packet.Publish)
+		if !ok {
+			return fmt.Errorf("sub: unexpected %v", p)
+		}
+		msgs = append(msgs, m)
+	}
+	best := packet.QoS(0)
+	for _, m := range msgs {
+		best = max(best, m.QoS)
+	}
+	if best != 2 {
+		return violation("MQTT-3.3.5-1", "%d cop(ies) arrived, the highest at QoS %d; the highest matching subscription is QoS 2", len(msgs), best)
+	}
+	return nil
+}
+
+func keepAliveWill(r *run) error {
+	willTopic := r.topic("will")
+	watch, _, err := r.session("watch", r.id("w"), true)
+	if err != nil {
+		return err
+	}
+	if err := watch.subscribeOK(1, packet.Subscription{Filter: willTopic, QoS: 1}); err != nil {
+		return err
+	}
+	victim, err := r.dial("silent")
+	if err != nil {
+		return err
+	}
+	ka := r.cfg.KeepAlive
+	p := r.newConnect(r.id("v"), true)
+	p.KeepAlive = ka
+	p.WillFlag, p.WillQoS, p.WillTopic, p.WillMessage = true, 1, willTopic, []byte("gone")
+	ack, err := victim.connect(p)
+	if err != nil {
+		return err
+	}
+	if ack.ReturnCode != packet.Accepted {
+		return &setupError{"CONNACK " + ack.ReturnCode.String()}
+	}
+	start := time.Now()
+	limit := time.Duration(ka)*1500*time.Millisecond + r.cfg.Timeout
+	_, err = victim.read(limit, "the broker to close a silent connection")
+	var ce *closedError
+	if !errors.As(err, &ce) {
+		return violation("MQTT-3.1.2-24", "a client silent for %v (keep-alive %d s) was not disconnected", limit, ka)
+	}
+	took := time.Since(start)
+	if took < time.Duration(ka)*time.Second {
+		return violation("MQTT-3.1.2-24", "the broker cut the connection after %v, before the keep-alive of %d s ran out", took.Round(time.Millisecond), ka)
+	}
+	m, err := watch.receive("the will")
+	if err != nil {
+		return must("MQTT-3.1.2-8", err)
+	}
+	if string(m.Payload) != "gone" || m.Topic != willTopic {
+		return violation("MQTT-3.1.2-8", "got %v, want the will", m)
+	}
+	return watch.ack(m)
+}
+
+func willDiscarded(r *run) error {
+	willTopic := r.topic("will")
+	watch, _, err := r.session("watch", r.id("w"), true)
+	if err != nil {
+		return err
+	}
+	if err := watch.subscribeOK(1, packet.Subscription{Filter: willTopic, QoS: 1}); err != nil {
+		return err
+	}
+	leaver, err := r.dial("leaver")
+	if err != nil {
+		return err
+	}
+	p := r.newConnect(r.id("v"), true)
+	p.WillFlag, p.WillQoS, p.WillTopic, p.WillMessage = true, 1, willTopic, []byte("will")
+	if _, err := leaver.connect(p); err != nil {
+		return err
+	}
+	leaver.disconnect()
+	// A marker on the same topic from another client: the will, if the
+	// broker wrongly published it, was published before the marker.
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: willTopic, PacketID: 1, Payload: []byte("marker")}); err != nil {
+		return err
+	}
+	m, err := watch.receive("the marker")
+	if err != nil {
+		return err
+	}
+	if string(m.Payload) != "marker" {
+		return violation("MQTT-3.14.4-3", "the will was published after a DISCONNECT: %v", m)
+	}
+	return nil
+}
+
+func redeliveryQoS1(r *run) error {
+	id := r.id("r")
+	sub, _, err := r.session("sub", id, false)
+	if err != nil {
+		return err
+	}
+	defer r.forget(id)
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: 1}); err != nil {
+		return err
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("t"), PacketID: 1, Payload: []byte("unacked")}); err != nil {
+		return err
+	}
+	first, err := sub.receive("the message")
+	if err != nil {
+		return err
+	}
+	sub.drop() // no PUBACK
+	back, ack, err := r.session("sub-again", id, false)
+	if err != nil {
+		return err
+	}
+	if !ack.SessionPresent {
+		return violation("MQTT-3.2.2-2", "CONNACK Session Present=0 for a stored session")
+	}
+	again, err := back.receive("the unacknowledged message again")
+	if err != nil {
+		return must("MQTT-4.4.0-1", err)
+	}
+	if again.PacketID != first.PacketID || string(again.Payload) != "unacked" {
+		return violation("MQTT-4.4.0-1", "re-sent %v; first sent with packet id %d", again, first.PacketID)
+	}
+	if !again.Dup {
+		return violation("MQTT-3.3.1-1", "the re-delivered PUBLISH has DUP=0")
+	}
+	return back.ack(again)
+}
+
+func redeliveryPubrel(r *run) error {
+	id := r.id("r")
+	sub, _, err := r.session("sub", id, false)
+	if err != nil {
+		return err
+	}
+	defer r.forget(id)
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: 2}); err != nil {
+		return err
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 2, Topic: r.topic("t"), PacketID: 1, Payload: []byte("x")}); err != nil {
+		return err
+	}
+	m, err := sub.receive("the message")
+	if err != nil {
+		return err
+	}
+	if err := sub.send(&packet.Pubrec{PacketID: m.PacketID}); err != nil {
+		return err
+	}
+	rel, err := expect[*packet.Pubrel](sub, "PUBREL")
+	if err != nil {
+		return err
+	}
+	sub.drop() // no PUBCOMP
+	back, _, err := r.session("sub-again", id, false)
+	if err != nil {
+		return err
+	}
+	p, err := back.read(r.cfg.Timeout, "the PUBREL again")
+	if err != nil {
+		return must("MQTT-4.4.0-1", err)
+	}
+	again, ok := p.(*packet.Pubrel)
+	if !ok || again.PacketID != rel.PacketID {
+		return violation("MQTT-4.4.0-1", "after reconnect got %v, want PUBREL for packet id %d", p, rel.PacketID)
+	}
+	return back.send(&packet.Pubcomp{PacketID: again.PacketID})
+}
+
+func subscribeRefused(r *run) error {
+	if r.cfg.RefusedFilter == "" {
+		return skip("not configured: name a filter the broker refuses with -refused-filter")
+	}
+	c, _, err := r.session("sub", r.id("s"), true)
+	if err != nil {
+		return err
+	}
+	codes, err := c.subscribe(1,
+		packet.Subscription{Filter: r.topic("ok"), QoS: 1},
+		packet.Subscription{Filter: r.cfg.RefusedFilter, QoS: 1},
+		packet.Subscription{Filter: r.topic("ok2"), QoS: 2})
+	if err != nil {
+		return must("MQTT-3.8.4-1", err)
+	}
+	for i, code := range codes {
+		if !code.Valid() {
+			return violation("MQTT-3.9.3-2", "SUBACK return code %#02x", byte(code))
+		}
+		_ = i
+	}
+	if codes[0] != 1 || codes[2] != 2 {
+		return violation("MQTT-3.9.3-1", "SUBACK codes %v; want QoS 1, 0x80, QoS 2 in the order of the filters", codes)
+	}
+	if !codes[1].Failed() {
+		return violation("MQTT-3.8.4-5", "the refused filter %q was granted %v", r.cfg.RefusedFilter, codes[1])
+	}
+	return nil
+}
+
+func dollarTopics(r *run) error {
+	dollar := "$" + r.cfg.Prefix + "/" + r.name + "/x"
+	wild, _, err := r.session("wild", r.id("w"), true)
+	if err != nil {
+		return err
+	}
+	if err := wild.subscribeOK(1,
+		packet.Subscription{Filter: "#", QoS: 0},
+		packet.Subscription{Filter: "+/" + r.name + "/x", QoS: 0}); err != nil {
+		return err
+	}
+	exact, _, err := r.session("exact", r.id("e"), true)
+	if err != nil {
+		return err
+	}
+	if err := exact.subscribeOK(1, packet.Subscription{Filter: dollar, QoS: 0}); err != nil {
+		return err
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: dollar, PacketID: 1, Payload: []byte("dollar")}); err != nil {
+		return err
+	}
+	marker := r.topic("marker")
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: marker, PacketID: 2, Payload: []byte("marker")}); err != nil {
+		return err
+	}
+	// The exact subscription shows whether the broker routes a $ topic
+	// published by a client at all.
+	got, err := exact.fence()
+	if err != nil {
+		return err
+	}
+	if len(got) == 0 {
+		return skip("the broker does not route $ topics published by a client, so the wildcard rule cannot be seen")
+	}
+	// "#" sees all traffic on the broker: wait for this check's marker,
+	// and fail on anything with a $ topic before or with it.
+	for {
+		m, err := wild.receive("the marker through #")
+		if err != nil {
+			return err
+		}
+		if len(m.Topic) > 0 && m.Topic[0] == '$' {
+			return violation("MQTT-4.7.2-1", "a wildcard filter matched %q", m.Topic)
+		}
+		if m.Topic == marker {
+			break
+		}
+	}
+	more, err := wild.fence()
+	if err != nil {
+		return err
+	}
+	for _, p := range more {
+		if m, ok := p.(*packet.Publish); ok && len(m.Topic) > 0 && m.Topic[0] == '$' {
+			return violation("MQTT-4.7.2-1", "a wildcard filter matched %q", m.Topic)
+		}
+	}
+	return nil
+}
+
+func unsubscribe(r *run) error {
+	sub, _, err := r.session("sub", r.id("s"), true)
+	if err != nil {
+		return err
+	}
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("u"), QoS: 1}); err != nil {
+		return err
+	}
+	if err := sub.send(&packet.Unsubscribe{PacketID: 2, Filters: []string{r.topic("u")}}); err != nil {
+		return err
+	}
+	ua, err := expect[*packet.Unsuback](sub, "UNSUBACK")
+	if err != nil {
+		return must("MQTT-3.10.4-4", err)
+	}
+	if ua.PacketID != 2 {
+		return violation("MQTT-3.10.4-4", "UNSUBACK for packet id %d, the UNSUBSCRIBE had 2", ua.PacketID)
+	}
+	pub, _, err := r.session("pub", r.id("p"), true)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("u"), PacketID: 1, Payload: []byte("x")}); err != nil {
+		return err
+	}
+	got, err := sub.fence()
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-3.10.4-2", "after UNSUBACK the broker still sent %v", got[0])
+	}
+	if err := sub.send(&packet.Unsubscribe{PacketID: 3, Filters: []string{r.topic("never")}}); err != nil {
+		return err
+	}
+	ua, err = expect[*packet.Unsuback](sub, "UNSUBACK")
+	if err != nil {
+		return must("MQTT-3.10.4-5", err)
+	}
+	if ua.PacketID != 3 {
+		return violation("MQTT-3.10.4-4", "UNSUBACK for packet id %d, the UNSUBSCRIBE had 3", ua.PacketID)
+	}
+	return nil
+}
+
+func zeroIDClean(r *run) error {
+	c, err := r.dial("anon")
+	if err != nil {
+		return err
+	}
+	ack, err := c.connect(r.newConnect("", true))
+	if err != nil {
+		return must("MQTT-3.1.3-6", err)
+	}
+	switch ack.ReturnCode {
+	case packet.RefusedIdentifierRejected:
+		return c.expectClose("MQTT-3.2.2-5", false, nil)
+	case packet.Accepted:
+	default:
+		return violation("MQTT-3.1.3-6", "CONNACK %v; want 0x00, or 0x02 for a server that needs client ids", ack.ReturnCode)
+	}
+	if ack.SessionPresent {
+		return violation("MQTT-3.2.2-1", "CONNACK Session Present=1 for CleanSession=1")
+	}
+	// The connection works like any other.
+	if err := c.subscribeOK(1, packet.Subscription{Filter: r.topic("z"), QoS: 1}); err != nil {
+		return must("MQTT-3.1.3-6", err)
+	}
+	if err := c.publish(&packet.Publish{QoS: 1, Topic: r.topic("z"), PacketID: 2, Payload: []byte("z")}); err != nil {
+		return must("MQTT-3.1.3-6", err)
+	}
+	m, err := c.receive("its own message")
+	if err != nil {
+		return must("MQTT-3.1.3-6", err)
+	}
+	return c.ack(m)
+}
+
+func zeroIDPersistent(r *run) error {
+	c, err := r.dial("anon")
+	if err != nil {
+		return err
+	}
+	ack, err := c.connect(r.newConnect("", false))
+	if err != nil {
+		return must("MQTT-3.1.3-8", err)
+	}
+	if ack.ReturnCode != packet.RefusedIdentifierRejected {
+		return violation("MQTT-3.1.3-8", "CONNACK %v to an empty client id with CleanSession=0; want 0x02", ack.ReturnCode)
+	}
+	if ack.SessionPresent {
+		return violation("MQTT-3.2.2-4", "a refusing CONNACK has Session Present=1")
+	}
+	return c.expectClose("MQTT-3.2.2-5", true, nil)
+}
+
+func pingreq(r *run) error {
+	c, _, err := r.session("c", r.id("c"), true)
+	if err != nil {
+		return err
+	}
+	got, err := c.fence()
+	if err != nil {
+		return must("MQTT-3.12.4-1", err)
+	}
+	if len(got) > 0 {
+		return fmt.Errorf("unexpected %v before PINGRESP", got[0])
+	}
+	return nil
+}

@@ -1,0 +1,457 @@
+package brokercheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/transport"
+)
+
+// transcript records what one check sent and received, for the report of a
+// failure. It is shared by the connections of the check.
+type transcript struct {
+	mu    sync.Mutex
+	start time.Time
+	lines []string
+}
+
+func (t *transcript) add(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, fmt.Sprintf("%6.3fs ", time.Since(t.start).Seconds())+fmt.Sprintf(format, args...))
+}
+
+func (t *transcript) snapshot() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.lines...)
+}
+
+// run is the state of one check while it runs.
+type run struct {
+	ctx    context.Context
+	cfg    *Config
+	name   string // the check's name, for topics
+	index  int    // the check's place in the suite, for client ids
+	tr     *transcript
+	nconns int
+	conns  []*conn
+}
+
+// id returns a client id unique to this run and check: only letters and
+// digits, so that any server accepts it [MQTT-3.1.3-5].
+func (r *run) id(role string) string {
+	return fmt.Sprintf("%s%02d%s", r.cfg.Prefix, r.index, role)
+}
+
+// topic returns a topic name under the run's prefix.
+func (r *run) topic(suffix string) string {
+	return r.cfg.Prefix + "/" + r.name + "/" + suffix
+}
+
+// conn is one raw connection of a check: exact packets in, exact packets
+// out, everything logged.
+type conn struct {
+	r    *run
+	name string
+	nc   net.Conn
+	rd   *packet.Reader
+	buf  []byte
+
+	pending []packet.Packet // read early by subscribe, returned by the next reads
+	rx      tailReader      // what the reader read, to show undecodable input
+	seen    []packet.Packet // packets expectClose allowed before the close
+}
+
+// tailReader reads from src and remembers the last bytes read.
+type tailReader struct {
+	src  net.Conn
+	tail []byte
+}
+
+const tailSize = 64
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.src.Read(p)
+	t.tail = append(t.tail, p[:n]...)
+	if len(t.tail) > tailSize {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-tailSize:]...)
+	}
+	return n, err
+}
+
+func (r *run) dial(name string) (*conn, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+	defer cancel()
+	nc, err := transport.Dial(ctx, r.cfg.URI, r.cfg.Transport...)
+	if err != nil {
+		r.tr.add("%s: dial %s: %v", name, r.cfg.URI, err)
+		return nil, &DialError{URI: r.cfg.URI, Err: err}
+	}
+	r.nconns++
+	c := &conn{r: r, name: name, nc: nc}
+	c.rd = packet.NewReader(&c.rx)
+	c.rx.src = nc
+	r.conns = append(r.conns, c)
+	r.tr.add("%s: connected", name)
+	return c, nil
+}
+
+func (r *run) closeAll() {
+	for _, c := range r.conns {
+		_ = c.nc.Close()
+	}
+}
+
+// newConnect returns a CONNECT for client id with the run's credentials.
+func (r *run) newConnect(id string, clean bool) *packet.Connect {
+	p := &packet.Connect{ClientID: id, CleanSession: clean, KeepAlive: 30}
+	if r.cfg.Username != "" {
+		p.UsernameFlag, p.Username = true, r.cfg.Username
+		if r.cfg.Password != nil {
+			p.PasswordFlag, p.Password = true, r.cfg.Password
+		}
+	}
+	return p
+}
+
+// session dials and connects with an accepted CONNACK, or fails.
+func (r *run) session(name, id string, clean bool) (*conn, *packet.Connack, error) {
+	c, err := r.dial(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ack, err := c.connect(r.newConnect(id, clean))
+	if err != nil {
+		return nil, nil, err
+	}
+	if ack.ReturnCode != packet.Accepted {
+		return nil, nil, &setupError{fmt.Sprintf("%s: CONNACK %v refused an ordinary CONNECT", name, ack.ReturnCode)}
+	}
+	return c, ack, nil
+}
+
+// send writes p exactly as given, legal or not.
+func (c *conn) send(p packet.Packet) error {
+	b, err := packet.AppendIllegal(c.buf[:0], p)
+	if err != nil {
+		return fmt.Errorf("brokercheck: encoding %v: %w", p, err)
+	}
+	c.buf = b
+	return c.write(b, p.String())
+}
+
+// sendBytes writes raw bytes described by what.
+func (c *conn) sendBytes(b []byte, what string) error {
+	return c.write(b, what)
+}
+
+func (c *conn) write(b []byte, what string) error {
+	c.r.tr.add("%s → %s  [% x]", c.name, what, b)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.r.cfg.Timeout))
+	_, err := c.nc.Write(b)
+	if err != nil {
+		c.r.tr.add("%s: write failed: %v", c.name, err)
+		return &closedError{err}
+	}
+	return nil
+}
+
+// closedError is a connection the broker ended (EOF, reset, a failed
+// write): the outcome that checks of malformed input want.
+type closedError struct{ err error }
+
+func (e *closedError) Error() string { return "the broker closed the connection: " + e.err.Error() }
+func (e *closedError) Unwrap() error { return e.err }
+
+// badInputError is something from the broker that is not a valid packet.
+type badInputError struct {
+	conn string
+	err  error
+	tail []byte
+}
+
+func (e *badInputError) Error() string {
+	return fmt.Sprintf("%s: the broker sent an invalid packet (%v), ending in [% x]", e.conn, e.err, e.tail)
+}
+func (e *badInputError) Unwrap() error { return e.err }
+
+// rule returns the rule the broker's packet breaks, or fallback.
+func (e *badInputError) rule(fallback string) string {
+	var pe *packet.ProtocolError
+	if errors.As(e.err, &pe) && pe.Rule != "" {
+		return pe.Rule
+	}
+	return fallback
+}
+
+// timeoutError is a wait that ran out.
+type timeoutError struct{ what string }
+
+func (e *timeoutError) Error() string { return "timed out waiting for " + e.what }
+
+// read returns the next packet, a copy the caller may keep. It fails with
+// a *closedError when the broker ended the connection and a *timeoutError
+// when nothing came within d.
+func (c *conn) read(d time.Duration, what string) (packet.Packet, error) {
+	if len(c.pending) > 0 {
+		p := c.pending[0]
+		c.pending = c.pending[1:]
+		return p, nil
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	p, err := c.rd.ReadPacket()
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			c.r.tr.add("%s: nothing within %v (waiting for %s)", c.name, d, what)
+			return nil, &timeoutError{what}
+		case isClosed(err):
+			c.r.tr.add("%s ← connection closed by the broker (%v)", c.name, err)
+			return nil, &closedError{err}
+		}
+		c.r.tr.add("%s ← undecodable input: %v; the last bytes received: [% x]", c.name, err, c.rx.tail)
+		return nil, &badInputError{conn: c.name, err: err, tail: append([]byte(nil), c.rx.tail...)}
+	}
+	p = packet.Clone(p)
+	b, _ := packet.AppendIllegal(nil, p)
+	c.r.tr.add("%s ← %v  [% x]", c.name, p, b)
+	return p, nil
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) ||
+		errors.Is(err, syscall.ECONNABORTED)
+}
+
+// expect reads the next packet and fails unless it has type T. An
+// inbound PUBLISH that comes first (a broker may route a client's own
+// message back before acknowledging it) is kept for a later read.
+func expect[T packet.Packet](c *conn, what string) (T, error) {
+	var zero T
+	var early []packet.Packet
+	defer func() { c.pending = append(early, c.pending...) }()
+	for {
+		p, err := c.read(c.r.cfg.Timeout, what)
+		if err != nil {
+			return zero, err
+		}
+		if v, ok := p.(T); ok {
+			return v, nil
+		}
+		if m, ok := p.(*packet.Publish); ok && len(early) < 16 {
+			early = append(early, m)
+			continue
+		}
+		return zero, fmt.Errorf("%s: want %s, got %v", c.name, what, p)
+	}
+}
+
+// connect sends CONNECT and returns the CONNACK.
+func (c *conn) connect(p *packet.Connect) (*packet.Connack, error) {
+	if err := c.send(p); err != nil {
+		return nil, err
+	}
+	return expect[*packet.Connack](c, "CONNACK")
+}
+
+// subscribe sends SUBSCRIBE and returns the SUBACK's codes, checking that
+// the SUBACK echoes the packet id.
+func (c *conn) subscribe(id uint16, subs ...packet.Subscription) ([]packet.SubackCode, error) {
+	if err := c.send(&packet.Subscribe{PacketID: id, Subscriptions: subs}); err != nil {
+		return nil, err
+	}
+	for {
+		p, err := c.read(c.r.cfg.Timeout, "SUBACK")
+		if err != nil {
+			return nil, err
+		}
+		switch p := p.(type) {
+		case *packet.Suback:
+			if p.PacketID != id {
+				return nil, violation("MQTT-3.8.4-2", "SUBACK carries packet id %d, the SUBSCRIBE had %d", p.PacketID, id)
+			}
+			if len(p.ReturnCodes) != len(subs) {
+				return nil, violation("MQTT-3.8.4-5", "SUBACK has %d return codes for %d filters", len(p.ReturnCodes), len(subs))
+			}
+			return p.ReturnCodes, nil
+		case *packet.Publish:
+			// A message routed through an earlier subscription may
+			// arrive before this SUBACK; keep it for the next read.
+			c.pending = append(c.pending, p)
+		default:
+			return nil, fmt.Errorf("%s: want SUBACK, got %v", c.name, p)
+		}
+	}
+}
+
+// subscribeOK subscribes and fails unless every filter is granted its QoS.
+func (c *conn) subscribeOK(id uint16, subs ...packet.Subscription) error {
+	codes, err := c.subscribe(id, subs...)
+	if err != nil {
+		return err
+	}
+	for i, code := range codes {
+		if code.Failed() {
+			return &setupError{fmt.Sprintf("%s: the broker refused the subscription to %q", c.name, subs[i].Filter)}
+		}
+		if packet.QoS(code) > subs[i].QoS {
+			return violation("MQTT-3.9.3-2", "SUBACK grants QoS %d to %q, more than the %d asked for", code, subs[i].Filter, subs[i].QoS)
+		}
+	}
+	return nil
+}
+
+// publish sends PUBLISH and completes its QoS flow as the sender.
+func (c *conn) publish(p *packet.Publish) error {
+	if err := c.send(p); err != nil {
+		return err
+	}
+	switch p.QoS {
+	case 1:
+		ack, err := expect[*packet.Puback](c, "PUBACK")
+		if err != nil {
+			return err
+		}
+		if ack.PacketID != p.PacketID {
+			return violation("MQTT-2.3.1-6", "PUBACK for packet id %d, the PUBLISH had %d", ack.PacketID, p.PacketID)
+		}
+	case 2:
+		rec, err := expect[*packet.Pubrec](c, "PUBREC")
+		if err != nil {
+			return err
+		}
+		if rec.PacketID != p.PacketID {
+			return violation("MQTT-2.3.1-6", "PUBREC for packet id %d, the PUBLISH had %d", rec.PacketID, p.PacketID)
+		}
+		if err := c.send(&packet.Pubrel{PacketID: p.PacketID}); err != nil {
+			return err
+		}
+		comp, err := expect[*packet.Pubcomp](c, "PUBCOMP")
+		if err != nil {
+			return err
+		}
+		if comp.PacketID != p.PacketID {
+			return violation("MQTT-4.3.3-2", "PUBCOMP for packet id %d, the PUBREL had %d", comp.PacketID, p.PacketID)
+		}
+	}
+	return nil
+}
+
+// receive waits for the next PUBLISH, skipping nothing: any other packet is
+// an error.
+func (c *conn) receive(what string) (*packet.Publish, error) {
+	return expect[*packet.Publish](c, what)
+}
+
+// ack answers an inbound PUBLISH as its QoS requires, completing the QoS 2
+// flow as the receiver.
+func (c *conn) ack(p *packet.Publish) error {
+	switch p.QoS {
+	case 1:
+		return c.send(&packet.Puback{PacketID: p.PacketID})
+	case 2:
+		if err := c.send(&packet.Pubrec{PacketID: p.PacketID}); err != nil {
+			return err
+		}
+		rel, err := expect[*packet.Pubrel](c, "PUBREL")
+		if err != nil {
+			return err
+		}
+		if rel.PacketID != p.PacketID {
+			return violation("MQTT-2.3.1-6", "PUBREL for packet id %d, the PUBREC had %d", rel.PacketID, p.PacketID)
+		}
+		return c.send(&packet.Pubcomp{PacketID: p.PacketID})
+	}
+	return nil
+}
+
+// fence sends PINGREQ and collects every packet that arrives before the
+// PINGRESP. Brokers answer in order, so whatever the broker had queued for
+// this connection before it read the PINGREQ is in the result.
+func (c *conn) fence() ([]packet.Packet, error) {
+	if err := c.send(&packet.Pingreq{}); err != nil {
+		return nil, err
+	}
+	var got []packet.Packet
+	for {
+		p, err := c.read(c.r.cfg.Timeout, "PINGRESP")
+		if err != nil {
+			return got, err
+		}
+		if _, ok := p.(*packet.Pingresp); ok {
+			return got, nil
+		}
+		got = append(got, p)
+	}
+}
+
+// disconnect sends DISCONNECT and closes.
+func (c *conn) disconnect() {
+	_ = c.send(&packet.Disconnect{})
+	_ = c.nc.Close()
+}
+
+// drop closes the network connection without DISCONNECT.
+func (c *conn) drop() {
+	c.r.tr.add("%s: closing the network connection without DISCONNECT", c.name)
+	_ = c.nc.Close()
+}
+
+// expectClose waits for the broker to end the connection after a packet
+// it must refuse. Anything but a close within the timeout fails with the
+// rule. When probe is set, a PINGREQ follows the bad packet, so that a
+// broker that goes on as if nothing happened is caught by its PINGRESP
+// rather than by the timeout. allow accepts packets the broker may send
+// before closing (a refusing CONNACK).
+func (c *conn) expectClose(rule string, probe bool, allow func(packet.Packet) bool) error {
+	return c.expectCloseBad(rule, "", probe, allow)
+}
+
+// expectCloseBad is expectClose where undecodable input from the broker
+// breaks badRule; "" names the rule the invalid packet itself breaks.
+func (c *conn) expectCloseBad(rule, badRule string, probe bool, allow func(packet.Packet) bool) error {
+	if probe {
+		if err := c.send(&packet.Pingreq{}); err != nil {
+			return nil // the broker already closed: the write failed
+		}
+	}
+	for {
+		p, err := c.read(c.r.cfg.Timeout, "the broker to close the connection")
+		var ce *closedError
+		var te *timeoutError
+		switch {
+		case errors.As(err, &ce):
+			return nil
+		case errors.As(err, &te):
+			return violation(rule, "the broker kept the connection open for %v", c.r.cfg.Timeout)
+		case err != nil:
+			var bad *badInputError
+			if errors.As(err, &bad) && badRule == "" {
+				return violation(bad.rule(rule), "instead of closing: %v", err)
+			}
+			if badRule == "" {
+				badRule = rule
+			}
+			return violation(badRule, "instead of closing: %v", err)
+		}
+		if _, ok := p.(*packet.Pingresp); ok && probe {
+			return violation(rule, "the broker answered the PINGREQ that followed: it went on with the connection")
+		}
+		if allow != nil && allow(p) {
+			c.seen = append(c.seen, p)
+			continue
+		}
+		return violation(rule, "the broker answered %v instead of closing the connection", p)
+	}
+}
