@@ -6,10 +6,31 @@
 //
 // Commands:
 //
+//	bench    measure throughput, round-trip latency and idle footprint
+//	demo     run the DMS flow end to end on an embedded broker, in a few seconds
+//	dms      run the DMS device agent: redirect, join-network, DMS server, heartbeats, RRPC
 //	dump     decode MQTT packets from hex or raw bytes and print each one
+//	probe    check by RRPC whether devices are online
+//	pub      publish a message, a file, standard input or its lines
+//	sub      subscribe and print the messages that arrive
 //	version  print the version of linnet and of Go
 //
-// Run `linnet <command> -h` for the flags of a command.
+// Run `linnet <command> --help` for the flags and examples of a command (in
+// pub, sub, bench and probe, -h is the broker host, as in mosquitto_pub).
+//
+// Exit codes, the same for every command:
+//
+//	0  done
+//	1  failed: I/O, broker unreachable, DNS, TLS, timeout, connection lost
+//	2  bad flags or arguments
+//	3  the input broke the protocol (dump)
+//	4  refused by the broker: CONNACK refusal (credentials, not authorised) or SUBACK failure
+//	5  the -W time limit ran out (pub, sub)
+//	6  at least one device is offline (probe)
+//
+// pub, sub, bench, dms and demo use only the public API of the client, dms
+// and transport packages; bench without a broker URI and demo run mochi-mqtt
+// in process on 127.0.0.1 (internal/embedbroker).
 package main
 
 import (
