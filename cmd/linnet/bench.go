@@ -34,9 +34,9 @@ broker started in this process on 127.0.0.1):
   throughput  publishers send -n messages each (or until -duration) at QoS -q,
               keeping up to -inflight unacknowledged; subscribers on
               linnet-bench/<run>/# receive them; rates and losses are reported
-  latency     one client publishes -rtt messages one after another to a topic
-              it subscribes to; the time from publish to delivery is reported
-              as percentiles
+  latency     one client publishes -rtt messages (or until -duration) one
+              after another to a topic it subscribes to; the time from
+              publish to delivery is reported as percentiles
   idle        -idle clients connect and sit idle; goroutines and heap per
               connection are reported, for the linnet client alone (counted
               from goroutine stacks and an exact heap profile) and for the
@@ -120,7 +120,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pubs := fs.Int("pubs", 1, "number of publishing clients")
 	subs := fs.Int("subs", 1, "number of subscribing clients (each receives every message)")
 	count := fs.Int("n", 10000, "messages per publisher")
-	duration := fs.Duration("duration", 10*time.Second, "stop publishing after this long, even before -n")
+	duration := fs.Duration("duration", 10*time.Second, "bound of the throughput and the latency phases: stop sending after this long, even before -n or -rtt")
 	window := fs.Int("inflight", 100, "unacknowledged messages each publisher keeps in flight (the client's MaxInFlight)")
 	rtt := fs.Int("rtt", 1000, "round trips for the latency measurement")
 	idle := fs.Int("idle", 100, "connections for the idle footprint")
@@ -203,7 +203,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		res.Throughput = r
 	}
 	if modes["latency"] {
-		r, err := b.latency(ctx, q, *size, *rtt)
+		r, err := b.latency(ctx, q, *size, *rtt, *duration)
 		if err != nil {
 			return failure(stderr, "bench", withCause(ctx, err))
 		}
@@ -425,7 +425,9 @@ func publishLoop(ctx context.Context, c *client.Client, topic string, q packet.Q
 	return nil
 }
 
-func (b *bench) latency(ctx context.Context, q packet.QoS, size, n int) (*latencyResult, error) {
+// latency runs n round trips one after the other, or as many as fit in
+// duration.
+func (b *bench) latency(ctx context.Context, q packet.QoS, size, n int, duration time.Duration) (*latencyResult, error) {
 	type arrival struct {
 		seq uint64
 		at  time.Time
@@ -454,7 +456,11 @@ func (b *bench) latency(ctx context.Context, q packet.QoS, size, n int) (*latenc
 	samples := make([]time.Duration, 0, n)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	stopAt := time.Now().Add(duration)
 	for i := range n {
+		if i > 0 && time.Now().After(stopAt) {
+			break
+		}
 		payload := make([]byte, size)
 		binary.BigEndian.PutUint64(payload, uint64(i))
 		t0 := time.Now()

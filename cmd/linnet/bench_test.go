@@ -37,3 +37,19 @@ func TestBenchEmbedded(t *testing.T) {
 	}
 	require.NotContains(t, r.stdout, "\r", "no progress line when stdout is not a terminal")
 }
+
+// TestBenchDuration checks that -duration bounds the throughput and latency
+// phases when -n and -rtt would take far longer.
+func TestBenchDuration(t *testing.T) {
+	r := linnet(t, "", "bench", "-mode", "throughput,latency", "-q", "1", "-n", "100000000", "-rtt", "100000000",
+		"-duration", "300ms", "--format", "json")
+	requireExit(t, r, exitOK, "")
+	var res benchResult
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), r.stdout)
+	require.True(t, res.Throughput.StoppedByTime)
+	require.Less(t, res.Throughput.Published, int64(100000000))
+	require.Equal(t, res.Throughput.Published, res.Throughput.Received, "QoS 1: nothing lost")
+	require.Less(t, res.Latency.Count, 100000000)
+	require.Greater(t, res.Latency.Count, 0)
+	require.Nil(t, res.Idle)
+}
