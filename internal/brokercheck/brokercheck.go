@@ -52,6 +52,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Validate reports whether Run would accept c.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c Config) withDefaults() (Config, error) {
 	if c.URI == "" {
 		return c, errors.New("brokercheck: no broker URI")

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/internal/brokercheck"
+	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/transport"
+)
+
+func init() {
+	commands["conformance"] = command{"check a broker against the normative statements of MQTT 3.1.1", runConformance}
+}
+
+const conformanceUsage = `Usage: linnet conformance [flags] BROKER-URI
+
+Runs checks of the broker at BROKER-URI (tcp://, ssl://, ws://, wss://,
+unix://...) against MQTT 3.1.1 over real connections: publish and subscribe
+at each QoS, retained messages, persistent sessions, keep-alive and will,
+redelivery, $ topics, and malformed input the broker must refuse. Each
+check is named after the normative statements it exercises; a failure
+shows the rule it breaks and every packet sent and received, in hex.
+
+Every client id and topic starts with -prefix, so runs do not collide.
+
+Examples:
+  linnet conformance tcp://127.0.0.1:1883
+  linnet conformance -run 'retained|MQTT-3.3.1' tcp://127.0.0.1:1883
+  linnet conformance -refused-filter 'forbidden/#' --junit report.xml tcp://127.0.0.1:1883
+  linnet conformance --format json -cafile ca.pem ssl://127.0.0.1:8883
+
+Exit codes:
+  0  every check passed or was skipped
+  1  the broker could not be reached, or a report could not be written
+  2  bad flags or arguments
+  3  at least one check failed
+
+Flags:
+`
+
+func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("linnet conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		run       = fs.String("run", "", "run only checks whose name or statement id matches this `regexp`")
+		list      = fs.Bool("list", false, "list the checks and exit")
+		timeout   = fs.Duration("timeout", brokercheck.DefaultTimeout, "how long to wait for the broker at each step")
+		keepAlive = fs.Int("keepalive", brokercheck.DefaultKeepAlive, "keep-alive in `seconds` of the keep-alive check")
+		parallel  = fs.Int("parallel", brokercheck.DefaultParallel, "checks run at once")
+		prefix    = fs.String("prefix", "", "start of every client id and topic, letters and digits (default: random)")
+		refused   = fs.String("refused-filter", "", "a topic `filter` the broker is configured to refuse (SUBACK 0x80); without it that check is skipped")
+		user      = fs.String("u", "", "user `name`")
+		pass      = fs.String("P", "", "`password` (needs -u)")
+		format    = fs.String("format", "table", "output `format`: table or json")
+		junit     = fs.String("junit", "", "also write JUnit XML to this `file`")
+		tlsFlags  connFlags
+	)
+	fs.StringVar(&tlsFlags.cafile, "cafile", "", "PEM `file` of the CA that signed the broker's certificate")
+	fs.StringVar(&tlsFlags.cert, "cert", "", "PEM `file` of the client certificate (with -key)")
+	fs.StringVar(&tlsFlags.key, "key", "", "PEM `file` of the client key (with -cert)")
+	fs.BoolVar(&tlsFlags.insecure, "insecure", false, "do not check that the broker's certificate names its host (the chain is still verified)")
+	fs.Usage = func() { fmt.Fprint(stderr, conformanceUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	checks, err := brokercheck.Select(brokercheck.Checks(), *run)
+	if err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
+		return exitUsage
+	}
+	if *list {
+		for _, c := range checks {
+			fmt.Fprintf(stdout, "%-34s %-40s %s\n", c.Name, strings.Join(c.Rules, " "), c.Summary)
+		}
+		return exitOK
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "linnet conformance: give one BROKER-URI")
+		fs.Usage()
+		return exitUsage
+	}
+	if len(checks) == 0 {
+		fmt.Fprintf(stderr, "linnet conformance: -run %q matches no check (see -list)\n", *run)
+		return exitUsage
+	}
+	uri := fs.Arg(0)
+	if err := transport.Validate(uri); err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
+		return exitUsage
+	}
+	switch *format {
+	case "table", "json":
+	default:
+		fmt.Fprintf(stderr, "linnet conformance: --format %q: table or json\n", *format)
+		return exitUsage
+	}
+	if *pass != "" && *user == "" {
+		fmt.Fprintln(stderr, "linnet conformance: a password (-P) needs a user name (-u)")
+		return exitUsage
+	}
+	if *keepAlive < 1 || *keepAlive > 65535 {
+		fmt.Fprintf(stderr, "linnet conformance: -keepalive %d: 1 to 65535 seconds\n", *keepAlive)
+		return exitUsage
+	}
+	if *timeout <= 0 || *parallel < 1 {
+		fmt.Fprintln(stderr, "linnet conformance: -timeout and -parallel must be positive")
+		return exitUsage
+	}
+	cfg := brokercheck.Config{URI: uri, Username: *user, Prefix: *prefix, Timeout: *timeout,
+		KeepAlive: uint16(*keepAlive), RefusedFilter: *refused, Parallel: *parallel}
+	if *pass != "" {
+		cfg.Password = []byte(*pass)
+	}
+	if *refused != "" {
+		if err := packet.ValidateTopicFilter(*refused); err != nil {
+			fmt.Fprintf(stderr, "linnet conformance: -refused-filter: %v\n", err)
+			return exitUsage
+		}
+	}
+	if tlsOn(uri) || tlsFlags.cafile != "" || tlsFlags.cert != "" || tlsFlags.key != "" || tlsFlags.insecure {
+		tc, err := tlsFlags.tlsConfig()
+		if err != nil {
+			fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
+			return exitUsage
+		}
+		cfg.Transport = append(cfg.Transport, transport.WithTLSConfig(tc))
+	}
+
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %v\n", strings.TrimPrefix(err.Error(), "brokercheck: "))
+		return exitUsage
+	}
+
+	ctx, stop := signalContext()
+	defer stop()
+	// One connection first, so that an unreachable broker is one clear
+	// error rather than every check failing the same way.
+	if err := preflight(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %s\n", oneLine(describeErr(err)))
+		return exitFailure
+	}
+	results, err := brokercheck.Run(ctx, cfg, checks)
+	if err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
+		return exitUsage
+	}
+	if *format == "json" {
+		err = brokercheck.WriteJSON(stdout, uri, results)
+	} else {
+		fmt.Fprintf(stdout, "linnet conformance %s\n\n", uri)
+		err = brokercheck.WriteTable(stdout, results)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
+		return exitFailure
+	}
+	if *junit != "" {
+		if err := writeJUnitFile(*junit, uri, results); err != nil {
+			fmt.Fprintf(stderr, "linnet conformance: --junit: %v\n", err)
+			return exitFailure
+		}
+	}
+	if ctx.Err() != nil {
+		return exitFailure
+	}
+	if brokercheck.Summarize(results).Failed > 0 {
+		return exitInvalid
+	}
+	return exitOK
+}
+
+func writeJUnitFile(path, uri string, results []brokercheck.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := brokercheck.WriteJUnit(f, uri, results); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// errNoConnack is a broker that did not accept an ordinary CONNECT.
+var errNoConnack = errors.New("the broker did not accept an ordinary CONNECT")
+
+// preflight connects once with an ordinary CONNECT.
+func preflight(ctx context.Context, cfg brokercheck.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, max(cfg.Timeout, time.Second))
+	defer cancel()
+	nc, err := transport.Dial(ctx, cfg.URI, cfg.Transport...)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	p := &packet.Connect{ClientID: "lntpreflight" + fmt.Sprint(time.Now().UnixNano()%1e6), CleanSession: true, KeepAlive: 30}
+	if cfg.Username != "" {
+		p.UsernameFlag, p.Username = true, cfg.Username
+		if cfg.Password != nil {
+			p.PasswordFlag, p.Password = true, cfg.Password
+		}
+	}
+	w := packet.NewWriter(nc)
+	if err := w.WritePacket(p); err != nil {
+		return err
+	}
+	ack, err := packet.NewReader(nc).ReadPacket()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoConnack, err)
+	}
+	if a, ok := ack.(*packet.Connack); !ok || a.ReturnCode != packet.Accepted {
+		return fmt.Errorf("%w: it answered %v", errNoConnack, ack)
+	}
+	_ = w.WritePacket(&packet.Disconnect{})
+	return nil
+}
