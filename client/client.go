@@ -67,6 +67,7 @@ type pendingOp struct {
 	topic string
 	qos   packet.QoS
 	kind  packet.Type // TypePublish, TypeSubscribe, TypeUnsubscribe
+	pid   uint16      // the packet id of a publish restored from the store
 	subs  []Subscription
 	reply chan opResult // subscribe/unsubscribe: capacity 1
 }
@@ -121,7 +122,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]*pendingOp)}
 	for _, out := range sess.Outstanding() {
-		c.own.pending[out.ID] = &pendingOp{kind: packet.TypePublish, topic: out.Message.Topic, qos: out.Message.QoS}
+		c.own.pending[out.ID] = &pendingOp{kind: packet.TypePublish, topic: out.Message.Topic, qos: out.Message.QoS, pid: out.PacketID}
 	}
 	return c, nil
 }
@@ -199,12 +200,13 @@ func (c *Client) Connect(ctx context.Context) error {
 		prev = c.disp.done
 	}
 	c.disp = newDispatcher(c.opts.MessageQueue, c.router, c.opts.DefaultHandler, c.opts.ManualAcks, c.log)
-	go c.disp.run(prev)
+	disp := c.disp
+	go disp.run(prev)
 	quit, loopDone := c.quit, c.loopDone
 	c.mu.Unlock()
 
 	first := make(chan error, 1)
-	l := &loop{c: c, own: &c.own, quit: quit, life: lifeCtx, disp: c.disp}
+	l := &loop{c: c, own: &c.own, quit: quit, life: lifeCtx, disp: disp}
 	go func() {
 		defer close(loopDone)
 		l.run(ctx, first)
