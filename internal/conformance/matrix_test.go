@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +41,11 @@ func TestMatrix(t *testing.T) {
 	require.NoError(t, err)
 	got, err := Build(statements, claims, notes)
 	require.NoError(t, err)
+	recs, err := ReadBrokers(filepath.Join(root, "testdata/conformance/brokers.json"))
+	require.NoError(t, err)
+	brokers, err := BuildBrokers(statements, recs)
+	require.NoError(t, err)
+	got += brokers
 
 	path := filepath.Join(root, "CONFORMANCE.md")
 	if *update {
@@ -94,4 +100,39 @@ func TestScanFindsDocComments(t *testing.T) {
 		"MQTT-3.3.1-4": {"p.FuzzB", "p.TestA"},
 		"MQTT-2.2.2-1": {"p.TestA"},
 	}, claims)
+}
+
+// TestListedTestsExist checks that every test CONFORMANCE.md names is a
+// Test or Fuzz function of the module today, so the file cannot keep
+// credit for a test that was deleted or renamed.
+func TestListedTestsExist(t *testing.T) {
+	root := moduleRoot(t)
+	md, err := os.ReadFile(filepath.Join(root, "CONFORMANCE.md"))
+	require.NoError(t, err)
+	claims, err := ScanTests(root)
+	require.NoError(t, err)
+	exists := map[string]bool{}
+	for _, tests := range claims {
+		for _, name := range tests {
+			exists[name] = true
+		}
+	}
+	listed := regexp.MustCompile("`([\\w./-]+\\.(?:Test|Fuzz)\\w*)`").FindAllStringSubmatch(string(md), -1)
+	require.NotEmpty(t, listed)
+	for _, m := range listed {
+		require.True(t, exists[m[1]], "CONFORMANCE.md lists %s, which no longer claims a statement (or no longer exists); run: go test ./internal/conformance -update", m[1])
+	}
+}
+
+// TestBuildBrokersRejectsUnknownIDs shows that a typo in a broker check's
+// statement ids fails like one in a doc comment.
+func TestBuildBrokersRejectsUnknownIDs(t *testing.T) {
+	st := []Statement{{ID: "MQTT-1.5.3-1", Binds: "Both"}}
+	_, err := BuildBrokers(st, []BrokerRecord{{Broker: "b", Results: []BrokerCheck{{Name: "c", Rules: []string{"MQTT-9.9.9-9"}, Status: "pass"}}}})
+	require.ErrorContains(t, err, "MQTT-9.9.9-9")
+	out, err := BuildBrokers(st, []BrokerRecord{{Broker: "b", Version: "1", Results: []BrokerCheck{
+		{Name: "c", Rules: []string{"MQTT-1.5.3-1"}, Status: "fail", Rule: "MQTT-1.5.3-1", Reason: "why"}}}})
+	require.NoError(t, err)
+	require.Contains(t, out, "| `c` | MQTT-1.5.3-1 | **fail** (MQTT-1.5.3-1) |")
+	require.Contains(t, out, "- `c`: why")
 }

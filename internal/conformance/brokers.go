@@ -1,0 +1,132 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// BrokerRecord is what the broker suite (internal/brokercheck) recorded
+// for one broker in testdata/conformance/brokers.json.
+type BrokerRecord struct {
+	Broker  string        `json:"broker"`
+	Version string        `json:"version"`
+	Results []BrokerCheck `json:"results"`
+}
+
+// BrokerCheck is one check's recorded outcome: pass, fail or skip; for a
+// failure, the rule it breaks and why.
+type BrokerCheck struct {
+	Name   string   `json:"name"`
+	Rules  []string `json:"rules"`
+	Status string   `json:"status"`
+	Rule   string   `json:"rule,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// ReadBrokers reads the recorded broker results; a missing file is no
+// records.
+func ReadBrokers(path string) ([]BrokerRecord, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var recs []BrokerRecord
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return recs, nil
+}
+
+// BuildBrokers renders the section of CONFORMANCE.md that records which
+// broker checks each broker passes. It fails on a statement id that is not
+// one of statements, like Build.
+func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
+	if len(recs) == 0 {
+		return "", nil
+	}
+	known := make(map[string]bool, len(statements))
+	for _, s := range statements {
+		known[s.ID] = true
+	}
+	var names []string
+	rules := map[string][]string{}
+	status := map[string]map[string]BrokerCheck{}
+	var unknown []string
+	for _, r := range recs {
+		status[r.Broker] = map[string]BrokerCheck{}
+		for _, c := range r.Results {
+			if _, ok := rules[c.Name]; !ok {
+				names = append(names, c.Name)
+				rules[c.Name] = c.Rules
+			}
+			status[r.Broker][c.Name] = c
+			for _, id := range append(slices.Clone(c.Rules), c.Rule) {
+				if id != "" && idPattern.MatchString(id) && !known[id] {
+					unknown = append(unknown, id)
+				}
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return "", fmt.Errorf("brokers.json: not normative statement ids of MQTT 3.1.1: %s", strings.Join(slices.Compact(unknown), ", "))
+	}
+
+	var b strings.Builder
+	b.WriteString("\n## Brokers checked with `linnet conformance`\n\n")
+	b.WriteString("The broker suite (`internal/brokercheck`, the checks of `linnet conformance`) run against the brokers\n")
+	b.WriteString("of the test suite by `go test ./internal/brokercheck`, which fails when a result changes from the one\n")
+	b.WriteString("recorded in `testdata/conformance/brokers.json` (re-record with `-update`). A failure listed here is\n")
+	b.WriteString("a real deviation of that broker, explained below the table.\n\n")
+	b.WriteString("| check | statements |")
+	sep := "|---|---|"
+	for _, r := range recs {
+		fmt.Fprintf(&b, " %s %s |", r.Broker, r.Version)
+		sep += "---|"
+	}
+	b.WriteString("\n" + sep + "\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "| `%s` | %s |", n, strings.Join(rules[n], " "))
+		for _, r := range recs {
+			c, ok := status[r.Broker][n]
+			switch {
+			case !ok:
+				b.WriteString(" — |")
+			case c.Status == "fail" && c.Rule != "":
+				fmt.Fprintf(&b, " **fail** (%s) |", c.Rule)
+			default:
+				fmt.Fprintf(&b, " %s |", c.Status)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	for _, r := range recs {
+		pass, fail, skip := 0, 0, 0
+		var notes []string
+		for _, c := range r.Results {
+			switch c.Status {
+			case "pass":
+				pass++
+			case "fail":
+				fail++
+				notes = append(notes, fmt.Sprintf("- `%s`: %s", c.Name, cell(c.Reason)))
+			case "skip":
+				skip++
+				notes = append(notes, fmt.Sprintf("- `%s` (skipped): %s", c.Name, cell(c.Reason)))
+			}
+		}
+		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d skipped.\n", r.Broker, r.Version, pass, fail, skip)
+		for _, n := range notes {
+			b.WriteString(n + "\n")
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n", nil
+}
