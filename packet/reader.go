@@ -88,8 +88,9 @@ func (r *Reader) Buffered() int { return r.end - r.start }
 //
 // It returns io.EOF when the stream ends cleanly between packets,
 // io.ErrUnexpectedEOF when it ends inside one, a *ProtocolError for a packet
-// that breaks the spec or the size limit, and other errors from the stream
-// as they are. After a *ProtocolError the stream cannot be trusted: MQTT
+// that breaks the spec or the size limit, io.ErrNoProgress when the stream
+// returns neither bytes nor an error 100 times in a row, and other errors
+// from the stream as they are (after any packet completed by the same Read). After a *ProtocolError the stream cannot be trusted: MQTT
 // closes the connection [MQTT-4.8.0-1].
 func (r *Reader) ReadPacket() (Packet, error) {
 	if r.start == r.end {
