@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -77,6 +75,10 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.willRetain, "will-retain", false, "retain the will")
 }
 
+// defaultTLSPort is transport.DefaultTLSPort, which a linnet_notls build
+// does not define.
+const defaultTLSPort = 8883
+
 // usageError is a bad flag value: exit code 2.
 type usageError struct{ msg string }
 
@@ -138,11 +140,11 @@ func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string
 		return opts, "", usagef("--will-payload, --will-qos and --will-retain need --will-topic")
 	}
 	if tlsOn(server) || c.cafile != "" || c.cert != "" || c.key != "" || c.insecure {
-		cfg, err := c.tlsConfig()
+		opt, err := c.tlsOption()
 		if err != nil {
 			return opts, "", err
 		}
-		opts.Transport = append(opts.Transport, transport.WithTLSConfig(cfg))
+		opts.Transport = append(opts.Transport, opt)
 	}
 	if c.debug {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -166,7 +168,7 @@ func (c *connFlags) server() (server, topic, user, pass string, err error) {
 		if port == 0 {
 			port = transport.DefaultTCPPort
 			if scheme == "ssl" {
-				port = transport.DefaultTLSPort
+				port = defaultTLSPort
 			}
 		}
 		server = scheme + "://" + net.JoinHostPort(c.host, strconv.Itoa(port))
@@ -210,35 +212,6 @@ func tlsOn(server string) bool {
 		return true
 	}
 	return false
-}
-
-// tlsConfig loads the CA and client certificate files. --insecure keeps
-// the chain check and drops only the host name check, as mosquitto's
-// --insecure does.
-func (c *connFlags) tlsConfig() (*tls.Config, error) {
-	if (c.cert == "") != (c.key == "") {
-		return nil, usagef("--cert and --key go together")
-	}
-	cfg, err := transport.LoadTLSConfig(c.cafile, c.cert, c.key)
-	if err != nil {
-		return nil, usagef("TLS: %v", strings.TrimPrefix(err.Error(), "transport: "))
-	}
-	if c.insecure {
-		roots := cfg.RootCAs
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("the server sent no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, cert := range cs.PeerCertificates[1:] {
-				inter.AddCert(cert)
-			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
-			return err
-		}
-	}
-	return cfg, nil
 }
 
 func parseQoS(flagName string, q int) (packet.QoS, error) {

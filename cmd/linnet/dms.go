@@ -317,11 +317,11 @@ func (f *dmsFile) config(logger *slog.Logger) (dms.Config, error) {
 	t := f.TLS
 	if t.CAFile != "" || t.Cert != "" || t.Key != "" || t.Insecure {
 		cf := connFlags{cafile: t.CAFile, cert: t.Cert, key: t.Key, insecure: t.Insecure}
-		tc, err := cf.tlsConfig()
+		opt, err := cf.tlsOption()
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Transport = append(cfg.Transport, transport.WithTLSConfig(tc))
+		cfg.Transport = append(cfg.Transport, opt)
 	}
 	if logger != nil {
 		cfg.Transport = append(cfg.Transport, transport.WithLogger(logger))
