@@ -57,7 +57,7 @@ type Client struct {
 type owned struct {
 	sess    *session.Session
 	store   store.Persistence
-	pending map[session.MsgID]*pendingOp
+	pending map[session.MsgID]pendingOp
 	subs    []Subscription // subscriptions to re-make after a lost session, in order
 }
 
@@ -120,9 +120,9 @@ func New(opts Options) (*Client, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("mqtt: restoring the session: %w", err)
 	}
-	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]*pendingOp)}
+	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]pendingOp)}
 	for _, out := range sess.Outstanding() {
-		c.own.pending[out.ID] = &pendingOp{kind: packet.TypePublish, topic: out.Message.Topic, qos: out.Message.QoS, pid: out.PacketID}
+		c.own.pending[out.ID] = pendingOp{kind: packet.TypePublish, topic: out.Message.Topic, qos: out.Message.QoS, pid: out.PacketID}
 	}
 	return c, nil
 }
@@ -253,7 +253,7 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		// the message goes to the offline buffer or is refused.
 		id, err := c.own.sess.Publish(time.Now(), msg)
 		if err == nil {
-			c.own.pending[id] = &pendingOp{kind: packet.TypePublish, tok: t, topic: topic, qos: qos}
+			c.own.pending[id] = pendingOp{kind: packet.TypePublish, tok: t, topic: topic, qos: qos}
 			t.msgID.Store(uint64(id))
 		}
 		c.mu.Unlock()

@@ -440,7 +440,7 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 
 	// Connected.
 	l.conn, l.w, l.server = conn, w, server
-	l.rd = &reader{in: make(chan packet.Packet, 64), stop: make(chan struct{}), done: make(chan struct{})}
+	l.rd = &reader{in: make(chan packet.Packet, 16), stop: make(chan struct{}), done: make(chan struct{})}
 	go l.rd.run(r)
 	l.established(ack.SessionPresent, v)
 	return nil
@@ -485,7 +485,7 @@ func (l *loop) established(sessionPresent bool, v Version) {
 		if err != nil {
 			l.c.log.Warn("mqtt: re-subscribing", "err", err)
 		} else {
-			l.own.pending[id] = &pendingOp{kind: packet.TypeSubscribe, subs: subs}
+			l.own.pending[id] = pendingOp{kind: packet.TypeSubscribe, subs: subs}
 		}
 	}
 	if f := o.OnConnect; f != nil {
@@ -733,17 +733,14 @@ func (l *loop) deliver(ev session.Event, src packet.Packet) {
 	} else {
 		m.Payload = append([]byte(nil), p.Payload...)
 	}
-	if ev.Ack != 0 {
-		id, c := ev.Ack, l.c
-		m.acker = &acker{send: func() { c.post(request{kind: reqAck, ack: id}) }}
-	}
+	m.ackID, m.owner = ev.Ack, l.c
 	l.emit(event{msg: m})
 }
 
 func (l *loop) complete(ev session.Event) {
 	l.completions++
-	op := l.own.pending[ev.ID]
-	if op == nil {
+	op, ok := l.own.pending[ev.ID]
+	if !ok {
 		return
 	}
 	delete(l.own.pending, ev.ID)
@@ -853,7 +850,7 @@ func (l *loop) handleRequests(now time.Time) {
 				r.reply <- opResult{err: mapSessionErr(err)}
 				continue
 			}
-			l.own.pending[id] = &pendingOp{kind: packet.TypeSubscribe, subs: r.subs, reply: r.reply}
+			l.own.pending[id] = pendingOp{kind: packet.TypeSubscribe, subs: r.subs, reply: r.reply}
 		case reqUnsubscribe:
 			id, err := l.own.sess.Unsubscribe(now, r.filters)
 			if err != nil {
@@ -864,7 +861,7 @@ func (l *loop) handleRequests(now time.Time) {
 			for i, f := range r.filters {
 				subs[i].Filter = f
 			}
-			l.own.pending[id] = &pendingOp{kind: packet.TypeUnsubscribe, subs: subs, reply: r.reply}
+			l.own.pending[id] = pendingOp{kind: packet.TypeUnsubscribe, subs: subs, reply: r.reply}
 		case reqCancel:
 			l.cancel(r.tok, r.err)
 			close(r.done)
@@ -900,7 +897,7 @@ func (l *loop) publish(r request, now time.Time) {
 		return
 	}
 	r.tok.msgID.Store(uint64(id))
-	l.own.pending[id] = &pendingOp{kind: packet.TypePublish, tok: r.tok, topic: r.msg.Topic, qos: r.msg.QoS}
+	l.own.pending[id] = pendingOp{kind: packet.TypePublish, tok: r.tok, topic: r.msg.Topic, qos: r.msg.QoS}
 	if r.msg.QoS != packet.QoS0 {
 		l.idQueue = append(l.idQueue, r.tok)
 	}
@@ -970,6 +967,7 @@ func (l *loop) lost(cause error) {
 			}
 			op.tok.complete(err)
 			op.tok = nil
+			l.own.pending[id] = op // the completion to come finds no token
 		}
 	}
 	l.drainEvents(nil)

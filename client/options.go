@@ -23,7 +23,7 @@ const (
 	DefaultWriteTimeout   = 30 * time.Second
 	DefaultMaxInFlight    = 100
 	DefaultMaxPacketSize  = 16 << 20 // inbound packets, fixed header included
-	DefaultMessageQueue   = 256
+	DefaultMessageQueue   = 64
 	DefaultBackoffMin     = 1 * time.Second
 	DefaultBackoffMax     = 2 * time.Minute
 	DefaultBackoffJitter  = 0.2

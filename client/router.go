@@ -153,10 +153,11 @@ func (r *router) has(filter string) bool {
 // order the routes were added.
 func (r *router) match(dst []Handler, topic string) []Handler {
 	r.mu.RLock()
-	var found []*route
+	var buf [8]*route // on the stack for the usual few matches
+	found := buf[:0]
 	found = append(found, r.exact[topic]...)
 	dollar := len(topic) > 0 && topic[0] == '$'
-	r.tree.collect(&found, topic, !dollar)
+	found = r.tree.collect(found, topic, !dollar)
 	r.mu.RUnlock()
 	if len(found) > 1 {
 		slices.SortFunc(found, func(a, b *route) int {
@@ -175,14 +176,15 @@ func (r *router) match(dst []Handler, topic string) []Handler {
 	return dst
 }
 
-// collect adds the routes under n that match topic. wild is false at the
-// first level of a '$' topic, where wildcards do not match [MQTT-4.7.2-1].
-func (n *node) collect(found *[]*route, topic string, wild bool) {
+// collect appends the routes under n that match topic. wild is false at
+// the first level of a '$' topic, where wildcards do not match
+// [MQTT-4.7.2-1].
+func (n *node) collect(found []*route, topic string, wild bool) []*route {
 	if wild {
-		*found = append(*found, n.hash...) // "#" matches this level and below, "a/#" matches "a"
+		found = append(found, n.hash...) // "#" matches this level and below, "a/#" matches "a"
 	}
 	if n.children == nil {
-		return
+		return found
 	}
 	level, rest, more := strings.Cut(topic, "/")
 	for _, key := range [2]string{level, "+"} {
@@ -194,13 +196,11 @@ func (n *node) collect(found *[]*route, topic string, wild bool) {
 			continue
 		}
 		if more {
-			c.collect(found, rest, true)
+			found = c.collect(found, rest, true)
 		} else {
-			*found = append(*found, c.end...)
-			*found = append(*found, c.hash...) // "a/#" matches "a"
-		}
-		if key == "+" && level == "+" {
-			break
+			found = append(found, c.end...)
+			found = append(found, c.hash...) // "a/#" matches "a"
 		}
 	}
+	return found
 }

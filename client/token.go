@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/session"
 )
 
 // Token tracks an asynchronous publish. It completes once: for QoS 0 when
@@ -78,7 +79,9 @@ type Message struct {
 	Duplicate bool   // the server may have sent it before (DUP)
 	MessageID uint16 // the packet id; 0 for QoS 0
 
-	acker *acker // nil when there is nothing to acknowledge
+	ackID session.AckID // 0 when there is nothing to acknowledge
+	owner *Client
+	acked atomic.Bool
 }
 
 // Ack acknowledges the message when Options.ManualAcks is set: PUBACK for
@@ -88,20 +91,7 @@ type Message struct {
 // call from any goroutine, also after the connection was lost (the ack is
 // then dropped: the server will send the message again).
 func (m *Message) Ack() {
-	if m.acker != nil {
-		m.acker.ack()
-	}
-}
-
-// acker carries one manual ack to the loop of the connection the message
-// came on.
-type acker struct {
-	once atomic.Bool
-	send func()
-}
-
-func (a *acker) ack() {
-	if a.once.CompareAndSwap(false, true) {
-		a.send()
+	if m.ackID != 0 && m.acked.CompareAndSwap(false, true) {
+		m.owner.post(request{kind: reqAck, ack: m.ackID})
 	}
 }
