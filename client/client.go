@@ -112,9 +112,10 @@ func New(opts Options) (*Client, error) {
 		KeepAlive:   max(o.KeepAlive, 0),
 		PingTimeout: o.PingTimeout,
 		ManualAcks:  true, // the client acks when the handler returns, or on Message.Ack
-		Buffer:      session.BufferOptions{Enabled: o.OfflineBuffer > 0, Size: o.OfflineBuffer},
-		Logger:      o.Logger,
-		PingSender:  o.PingSender,
+		Buffer: session.BufferOptions{Enabled: o.OfflineBuffer > 0, Size: o.OfflineBuffer,
+			Persist: o.PersistOfflineBuffer},
+		Logger:     o.Logger,
+		PingSender: o.PingSender,
 	})
 	if err != nil {
 		_ = st.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/session"
+	"github.com/linnet-mqtt/linnet/store"
 )
 
 // TestCredentialsCallback checks that the credentials callback is called
@@ -144,5 +145,29 @@ func TestFailedConnectLeavesNothing(t *testing.T) {
 		require.ErrorIs(t, <-lost, ErrConnectionLost)
 		synctest.Wait()
 		require.Zero(t, clientGoroutines(), "after a loss without AutoReconnect")
+	})
+}
+
+// TestPersistOfflineBuffer checks that with PersistOfflineBuffer a message
+// published while offline is in the store (sb-<seq>) when PublishAsync
+// returns, and is sent after the CONNACK with its record then gone.
+func TestPersistOfflineBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		st := store.NewMemory()
+		c := fakeClient(t, fb, func(o *Options) { o.OfflineBuffer = 10; o.PersistOfflineBuffer = true; o.Persistence = st })
+		tok := c.PublishAsync("kept", 1, false, []byte("b"))
+		require.NoError(t, tok.Err())
+		keys, err := st.Keys()
+		require.NoError(t, err)
+		require.Equal(t, []string{"sb-1"}, keys)
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, "kept", p.Topic)
+		sc.WritePacket(t, &packet.Puback{PacketID: p.PacketID})
+		require.NoError(t, tok.Wait(context.Background()))
+		keys, err = st.Keys()
+		require.NoError(t, err)
+		require.Empty(t, keys)
 	})
 }

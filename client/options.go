@@ -174,6 +174,10 @@ type Options struct {
 	// buffer: a publish without a connection fails with ErrNotConnected.
 	// When full, a publish fails with ErrOfflineBufferFull.
 	OfflineBuffer int
+	// PersistOfflineBuffer writes each message of the offline buffer to
+	// Persistence (under sb-<seq>) before PublishAsync returns, so that a
+	// file store keeps the backlog across a restart of the process.
+	PersistOfflineBuffer bool
 	// Persistence keeps the in-flight state; nil means a new store.Memory.
 	// With a file store and PersistentSession, QoS 1 and 2 messages
 	// survive a restart of the process. The client opens it on the first
