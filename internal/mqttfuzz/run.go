@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -209,6 +210,9 @@ func Probe(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// probes numbers the probes of the process, for their client ids.
+var probes atomic.Uint64
+
 func probe(ctx context.Context, cfg Config) error {
 	nc, err := transport.Dial(ctx, cfg.URI, cfg.Transport...)
 	if err != nil {
@@ -221,8 +225,13 @@ func probe(ctx context.Context, cfg Config) error {
 		_ = nc.SetDeadline(dl)
 	}
 	w, r := packet.NewWriter(nc), packet.NewReader(nc)
-	topic := cfg.Prefix + "/probe"
-	con := &packet.Connect{ClientID: cfg.Prefix + "probe", CleanSession: true, KeepAlive: 30}
+	// The probe's topic is outside the cases' topics (Prefix + "/..."), so
+	// that sessions the cases left behind never receive, and never queue,
+	// the probe's messages.
+	topic := cfg.Prefix + "probe/alive"
+	// A new client id each time: a broker still tearing down the previous
+	// probe's session must not make this one wait.
+	con := &packet.Connect{ClientID: fmt.Sprintf("%sprobe%d", cfg.Prefix, probes.Add(1)), CleanSession: true, KeepAlive: 30}
 	if cfg.Username != "" {
 		con.UsernameFlag, con.Username = true, cfg.Username
 		if cfg.Password != nil {
