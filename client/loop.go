@@ -440,9 +440,11 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 
 	// Connected.
 	l.conn, l.w, l.server = conn, w, server
+	// ack belongs to r, which reuses it once the reader goroutine runs.
+	sessionPresent := ack.SessionPresent
 	l.rd = &reader{in: make(chan packet.Packet, 16), stop: make(chan struct{}), done: make(chan struct{})}
 	go l.rd.run(r)
-	l.established(ack.SessionPresent, v)
+	l.established(sessionPresent, v)
 	return nil
 }
 
