@@ -91,9 +91,9 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // TestBrokerQoSBothWays publishes 50 messages at each QoS through a real
-// broker and checks that the subscriber gets them all, in order, once
-// ([MQTT-4.6.0-1] order, [MQTT-4.3.3-2] no duplicate at QoS 2), on every
-// transport, with Publish returning only at the end of the QoS flow.
+// broker and checks that the subscriber gets them all, in order and once,
+// on every transport, with Publish returning only at the end of the QoS
+// flow.
 func TestBrokerQoSBothWays(t *testing.T) {
 	for _, b := range brokers(t) {
 		t.Run(b.name, func(t *testing.T) {

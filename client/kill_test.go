@@ -41,8 +41,8 @@ func killTopic(i int) (string, packet.QoS) {
 // process publishes a stream and is killed with SIGKILL mid-stream; a
 // second process with the same store resumes the session. Every message
 // whose token completed, and every message the store held at the kill,
-// reaches the subscriber; no QoS 2 message arrives twice [MQTT-4.3.3-2],
-// [MQTT-4.4.0-1] (re-send of the stored in-flight messages on resume).
+// reaches the subscriber, and no QoS 2 message arrives twice;
+// [MQTT-4.4.0-1]: the stored in-flight messages are sent again on resume.
 func TestPersistentSessionAfterSIGKILL(t *testing.T) {
 	if os.Getenv(killEnvRole) != "" {
 		t.Skip("child process")
