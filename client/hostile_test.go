@@ -16,7 +16,7 @@ import (
 
 // lostWith connects, lets script misbehave, and returns the error the
 // connection-lost callback received.
-func lostWith(t *testing.T, mod func(*Options), script func(sc *fakebroker.Conn)) error {
+func lostWith(t *testing.T, mod func(*Options), script func(c *Client, sc *fakebroker.Conn)) error {
 	t.Helper()
 	fb := fakebroker.New(t)
 	lost := make(chan error, 1)
@@ -27,7 +27,7 @@ func lostWith(t *testing.T, mod func(*Options), script func(sc *fakebroker.Conn)
 		}
 	})
 	sc, _ := connectFake(t, c, fb, &packet.Connack{})
-	script(sc)
+	script(c, sc)
 	sc.WantClosed(t)
 	err := <-lost
 	require.ErrorIs(t, err, net.ErrClosed)
@@ -40,7 +40,7 @@ func lostWith(t *testing.T, mod func(*Options), script func(sc *fakebroker.Conn)
 // reserved packet type) end the connection with a *packet.ProtocolError.
 func TestHostileGarbage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		err := lostWith(t, nil, func(sc *fakebroker.Conn) { sc.WriteBytes(t, []byte{0x00, 0x00, 0xff}) })
+		err := lostWith(t, nil, func(_ *Client, sc *fakebroker.Conn) { sc.WriteBytes(t, []byte{0x00, 0x00, 0xff}) })
 		var pe *packet.ProtocolError
 		require.ErrorAs(t, err, &pe)
 		require.ErrorIs(t, err, packet.ErrInvalidType)
@@ -51,7 +51,7 @@ func TestHostileGarbage(t *testing.T) {
 // the connection with ErrPacketTooLarge before its body is read.
 func TestHostileOversizePacket(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		err := lostWith(t, func(o *Options) { o.MaxPacketSize = 100 }, func(sc *fakebroker.Conn) {
+		err := lostWith(t, func(o *Options) { o.MaxPacketSize = 100 }, func(_ *Client, sc *fakebroker.Conn) {
 			// The header announces 1 MB; nothing more is sent.
 			sc.WriteBytes(t, append([]byte{0x30}, packet.AppendRemainingLength(nil, 1<<20)...))
 		})
@@ -63,7 +63,7 @@ func TestHostileOversizePacket(t *testing.T) {
 // the client never used ends the connection with a *ViolationError.
 func TestHostileUnknownPuback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		err := lostWith(t, nil, func(sc *fakebroker.Conn) { sc.WritePacket(t, &packet.Puback{PacketID: 4242}) })
+		err := lostWith(t, nil, func(_ *Client, sc *fakebroker.Conn) { sc.WritePacket(t, &packet.Puback{PacketID: 4242}) })
 		var ve *ViolationError
 		require.ErrorAs(t, err, &ve)
 		require.Equal(t, packet.TypePuback, ve.Packet)
@@ -75,7 +75,7 @@ func TestHostileUnknownPuback(t *testing.T) {
 // connection with a *ViolationError.
 func TestHostileSecondConnack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		err := lostWith(t, nil, func(sc *fakebroker.Conn) { sc.WritePacket(t, &packet.Connack{}) })
+		err := lostWith(t, nil, func(_ *Client, sc *fakebroker.Conn) { sc.WritePacket(t, &packet.Connack{}) })
 		require.ErrorIs(t, err, ErrUnexpectedPacket)
 		require.ErrorIs(t, err, packet.ErrProtocol)
 	})
@@ -85,7 +85,7 @@ func TestHostileSecondConnack(t *testing.T) {
 // (SUBSCRIBE) ends the connection with a *ViolationError.
 func TestHostileServerOnlyPacket(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		err := lostWith(t, nil, func(sc *fakebroker.Conn) {
+		err := lostWith(t, nil, func(_ *Client, sc *fakebroker.Conn) {
 			sc.WritePacket(t, &packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "a"}}})
 		})
 		require.ErrorIs(t, err, ErrUnexpectedPacket)
@@ -199,5 +199,26 @@ func TestPinnedVersionNoFallback(t *testing.T) {
 		err := <-errc
 		require.ErrorIs(t, err, ErrNoCONNACK)
 		require.False(t, errors.Is(err, context.DeadlineExceeded))
+	})
+}
+
+// TestHostileSubackCount checks [MQTT-4.8.0-1]: a SUBACK whose return
+// codes do not match the filters of the SUBSCRIBE fails the Subscribe with
+// a *ViolationError and ends the connection.
+func TestHostileSubackCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var subErr error
+		err := lostWith(t, nil, func(c *Client, sc *fakebroker.Conn) {
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.Subscribe(context.Background(), nil, Subscription{Filter: "a"}, Subscription{Filter: "b"})
+				errc <- err
+			}()
+			sp := sc.WantType(t, packet.TypeSubscribe).(*packet.Subscribe)
+			sc.WritePacket(t, &packet.Suback{PacketID: sp.PacketID, ReturnCodes: []packet.SubackCode{0}})
+			subErr = <-errc
+		})
+		require.ErrorIs(t, subErr, ErrUnexpectedPacket)
+		require.ErrorIs(t, err, ErrUnexpectedPacket)
 	})
 }

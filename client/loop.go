@@ -89,6 +89,7 @@ type loop struct {
 	completions uint64    // completion events seen, to tell unknown acks
 	recheck     time.Time // next keep-alive check while stalled
 	writeErr    error     // the error of the flush whose QoS 0 completions are drained
+	violation   error     // a protocol violation found while draining events
 }
 
 // reader is the connection's reader goroutine: it decodes packets and
@@ -634,6 +635,10 @@ func (l *loop) receive(p packet.Packet, ok bool) error {
 		return err // a store error: the connection goes, the server re-sends
 	}
 	l.drainEvents(p)
+	if err := l.violation; err != nil {
+		l.violation = nil
+		return err
+	}
 	if wantCompletion && l.completions == before {
 		// The session ignores an ack for an identifier it does not hold;
 		// the client treats it as the protocol violation it is
@@ -781,6 +786,7 @@ func (l *loop) complete(ev session.Event) {
 			}
 		} else if ev.Err != nil && errors.Is(ev.Err, session.ErrSubackCount) {
 			res.err = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
+			l.violation = res.err // ends the connection [MQTT-4.8.0-1]
 		}
 		if op.reply != nil {
 			op.reply <- res
