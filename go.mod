@@ -8,10 +8,10 @@ require (
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/net v0.47.0
+	golang.org/x/sync v0.18.0
 )
 
 require (
 	github.com/rs/xid v1.4.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sync v0.18.0 // indirect
 )
