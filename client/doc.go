@@ -59,6 +59,11 @@
 // client keeps sending PINGREQs and does not count the unread server's
 // silence against it.
 //
+// When the client stops connecting (a failed Connect, a loss without
+// AutoReconnect) the loop and the reader end at once and the dispatcher
+// after running what is queued (OnConnectionLost, say): an idle,
+// disconnected client runs no goroutine.
+//
 // Acks of inbound QoS 1 and 2 messages are sent when the handler returns
 // (or at Message.Ack with ManualAcks), always in arrival order. Close and
 // Disconnect may be called from a handler; they do not wait for the
@@ -90,8 +95,11 @@
 //   - MQTT 3.1.1 and 3.1 only; no MQTT 5 properties.
 //   - Subscriptions are remembered in memory only: a new process re-subscribes
 //     itself (a persistent session on the server keeps them anyway).
-//   - The offline buffer is in memory; messages in it are lost with the
-//     process (in-flight messages are not: they are in the store).
+//   - The offline buffer is in memory unless PersistOfflineBuffer is set;
+//     in-flight messages are always in the store.
+//   - Disconnect waits for outbound messages in flight, not for inbound
+//     messages still queued for handlers (their acks are not sent; the
+//     server delivers them again to a persistent session).
 //   - A handler that never returns holds the dispatcher for good; Close
 //     does not wait for it but cannot stop it either.
 //   - While the dispatcher is full the client cannot tell a dead server from
