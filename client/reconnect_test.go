@@ -278,3 +278,35 @@ func TestSubscribeLostRemovesRoute(t *testing.T) {
 		require.False(t, c.router.has("gone/#"))
 	})
 }
+
+// TestResendOrderAfterReconnect checks [MQTT-4.6.0-1] with several messages:
+// five QoS 1 PUBLISHes in flight at a loss are sent again after the
+// reconnect in their original order, with their ids and DUP=1
+// [MQTT-3.3.1-1]; a second Connect while connected is refused.
+func TestResendOrderAfterReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		c := fakeClient(t, fb, func(o *Options) { o.PersistentSession = true; o.AutoReconnect = true })
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		require.ErrorIs(t, c.Connect(context.Background()), ErrAlreadyConnected)
+		var ids []uint16
+		var toks []*Token
+		for i := 0; i < 5; i++ {
+			toks = append(toks, c.PublishAsync("o", 1, false, []byte{byte(i)}))
+			ids = append(ids, sc.WantType(t, packet.TypePublish).(*packet.Publish).PacketID)
+		}
+		sc.WritePacket(t, &packet.Puback{PacketID: ids[1]}) // one completes before the loss
+		require.NoError(t, toks[1].Wait(context.Background()))
+		sc.Close()
+		sc = fb.Accept(t)
+		sc.WantType(t, packet.TypeConnect)
+		sc.WritePacket(t, &packet.Connack{SessionPresent: true})
+		for _, i := range []int{0, 2, 3, 4} {
+			sc.WantPacket(t, &packet.Publish{Dup: true, QoS: 1, Topic: "o", PacketID: ids[i], Payload: []byte{byte(i)}})
+		}
+		for _, i := range []int{0, 2, 3, 4} {
+			sc.WritePacket(t, &packet.Puback{PacketID: ids[i]})
+			require.NoError(t, toks[i].Wait(context.Background()))
+		}
+	})
+}
