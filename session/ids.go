@@ -5,26 +5,41 @@ import "math/bits"
 // MaxPacketIDs is the number of packet identifiers: 1 to 65535 (§2.3.1).
 const MaxPacketIDs = 65535
 
+// Geometry of idSet: 16 chunks of 64 words of 64 bits cover the 65536
+// values; a chunk exists only while one of its 4096 identifiers is in use.
+const (
+	idChunkWords = 64
+	idChunkBits  = idChunkWords * 64 // identifiers per chunk
+	idChunks     = 65536 / idChunkBits
+	idWords      = idChunks * idChunkWords
+)
+
+// idChunk is the bitmap of 4096 consecutive identifiers (512 bytes).
+type idChunk [idChunkWords]uint64
+
 // idSet allocates MQTT packet identifiers: never 0 [MQTT-2.3.1-1], never
 // one that is in use [MQTT-2.3.1-2], and an identifier comes back only when
 // Free is called for it, after the final acknowledgement [MQTT-2.3.1-3].
 //
-// It is a bitmap of the 65536 values (bit 0 is always set, so 0 is never
-// handed out) with a rotating cursor: Alloc continues after the identifier it
-// handed out last, so a freed identifier is reused as late as possible, and
-// it scans 64 identifiers per word, so allocation is O(1) amortised. The zero
-// value is not ready; use newIDSet.
+// It is a bitmap of the 65536 values with a rotating cursor: Alloc continues
+// after the identifier it handed out last, so a freed identifier is reused
+// as late as possible, and it scans 64 identifiers per word, so allocation
+// is O(1) amortised. The bitmap is sparse: it is cut into 16 chunks of 4096
+// identifiers, and a chunk is allocated only while one of its identifiers
+// is in use (a missing chunk is all free). An idle session holds no chunk;
+// a window of w identifiers in flight holds about w/4096 + 2 chunks of 512
+// bytes, and one emptied chunk is kept as a spare so that a cursor moving
+// from chunk to chunk allocates nothing in steady state. The zero value is
+// not ready; use newIDSet.
 type idSet struct {
-	words  [1024]uint64 // bit i of word w: identifier w*64+i is in use
-	cursor uint16       // the identifier handed out last
-	used   int          // identifiers in use, 0 not counted
+	chunks [idChunks]*idChunk
+	count  [idChunks]uint16 // identifiers in use per chunk
+	spare  *idChunk         // an emptied chunk, zeroed, kept for reuse
+	cursor uint16           // the identifier handed out last
+	used   int              // identifiers in use, 0 not counted
 }
 
-func newIDSet() *idSet {
-	s := &idSet{}
-	s.words[0] = 1 // identifier 0 is never free [MQTT-2.3.1-1]
-	return s
-}
+func newIDSet() *idSet { return &idSet{} }
 
 // Len returns the number of identifiers in use.
 func (s *idSet) Len() int { return s.used }
@@ -32,8 +47,46 @@ func (s *idSet) Len() int { return s.used }
 // Full reports whether every identifier is in use.
 func (s *idSet) Full() bool { return s.used == MaxPacketIDs }
 
-// InUse reports whether id is allocated. 0 is always reported in use.
-func (s *idSet) InUse(id uint16) bool { return s.words[id>>6]&(1<<(id&63)) != 0 }
+// InUse reports whether id is allocated. 0 is always reported in use
+// [MQTT-2.3.1-1].
+func (s *idSet) InUse(id uint16) bool {
+	if id == 0 {
+		return true
+	}
+	c := s.chunks[id/idChunkBits]
+	return c != nil && c[id%idChunkBits>>6]&(1<<(id&63)) != 0
+}
+
+// word returns the bitmap word w (0..1023) as Alloc sees it: identifier 0
+// always set, a missing chunk all clear.
+func (s *idSet) word(w uint32) uint64 {
+	var v uint64
+	if c := s.chunks[w/idChunkWords]; c != nil {
+		v = c[w%idChunkWords]
+	}
+	if w == 0 {
+		v |= 1
+	}
+	return v
+}
+
+// set marks id in use, allocating its chunk if needed. id is not 0 and not
+// in use.
+func (s *idSet) set(id uint16) {
+	ci := id / idChunkBits
+	c := s.chunks[ci]
+	if c == nil {
+		if c = s.spare; c != nil {
+			s.spare = nil
+		} else {
+			c = new(idChunk)
+		}
+		s.chunks[ci] = c
+	}
+	c[id%idChunkBits>>6] |= 1 << (id & 63)
+	s.count[ci]++
+	s.used++
+}
 
 // Alloc returns the next free identifier after the cursor, or
 // ErrNoPacketID when all 65535 are in use.
@@ -44,18 +97,17 @@ func (s *idSet) Alloc() (uint16, error) {
 	start := uint32(s.cursor) + 1 // first candidate
 	// Scan whole words starting at the word of the candidate, masking off the
 	// bits before the candidate in the first word, wrapping once around.
-	w := (start >> 6) & 1023
+	w := (start >> 6) % idWords
 	mask := ^uint64(0) << (start & 63) // start 65536 wraps to word 0, bit 0
-	for i := 0; i <= 1024; i++ {
-		free := ^s.words[w] & mask
+	for i := 0; i <= idWords; i++ {
+		free := ^s.word(w) & mask
 		if free != 0 {
 			id := uint16(w<<6 | uint32(bits.TrailingZeros64(free)))
-			s.words[w] |= 1 << (id & 63)
-			s.used++
+			s.set(id)
 			s.cursor = id
 			return id, nil
 		}
-		w = (w + 1) & 1023
+		w = (w + 1) % idWords
 		mask = ^uint64(0)
 	}
 	return 0, ErrNoPacketID // unreachable while used < MaxPacketIDs
@@ -67,26 +119,38 @@ func (s *idSet) Reserve(id uint16) error {
 	if s.InUse(id) {
 		return ErrPacketIDInUse
 	}
-	s.words[id>>6] |= 1 << (id & 63)
-	s.used++
+	s.set(id)
 	return nil
 }
 
 // Free releases id. Freeing 0 or a free identifier does nothing and reports
-// false.
+// false. A chunk left empty is let go (or kept as the spare).
 func (s *idSet) Free(id uint16) bool {
 	if id == 0 || !s.InUse(id) {
 		return false
 	}
-	s.words[id>>6] &^= 1 << (id & 63)
+	ci := id / idChunkBits
+	c := s.chunks[ci]
+	c[id%idChunkBits>>6] &^= 1 << (id & 63)
 	s.used--
+	if s.count[ci]--; s.count[ci] == 0 {
+		s.chunks[ci] = nil
+		if s.spare == nil {
+			s.spare = c // every bit is clear again
+		}
+	}
 	return true
 }
 
 // Reset frees every identifier and keeps the cursor where it is, so that
 // identifiers of a discarded session are not the first ones reused.
 func (s *idSet) Reset() {
-	s.words = [1024]uint64{}
-	s.words[0] = 1
+	for i, c := range s.chunks {
+		if c != nil && s.spare == nil {
+			*c = idChunk{}
+			s.spare = c
+		}
+		s.chunks[i], s.count[i] = nil, 0
+	}
 	s.used = 0
 }

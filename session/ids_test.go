@@ -101,3 +101,65 @@ func BenchmarkIDSetAllocFree(b *testing.B) {
 		window.Push(id)
 	}
 }
+
+// chunksHeld returns how many bitmap chunks s holds, the spare included.
+func chunksHeld(s *idSet) int {
+	n := 0
+	for _, c := range s.chunks {
+		if c != nil {
+			n++
+		}
+	}
+	if s.spare != nil {
+		n++
+	}
+	return n
+}
+
+// TestIDSetSparse checks that the bitmap costs nothing while no identifier
+// is in use, stays small for a window that rotates through all 65535
+// identifiers, and allocates nothing once warm.
+func TestIDSetSparse(t *testing.T) {
+	s := newIDSet()
+	require.Zero(t, chunksHeld(s), "an idle set holds no chunk")
+	require.True(t, s.InUse(0))
+	require.False(t, s.InUse(1))
+	require.False(t, s.Free(1))
+
+	var window ring[uint16]
+	for i := 0; i < 1000; i++ {
+		id, err := s.Alloc()
+		require.NoError(t, err)
+		window.Push(id)
+	}
+	round := func() {
+		if !s.Free(window.Pop()) {
+			t.Fatal("an identifier in use was not freed")
+		}
+		id, err := s.Alloc()
+		if err != nil {
+			t.Fatal(err)
+		}
+		window.Push(id)
+	}
+	for i := 0; i < 3*MaxPacketIDs; i++ { // the cursor wraps three times
+		round()
+		if n := chunksHeld(s); n > 3 {
+			t.Fatalf("after %d rounds: %d chunks held", i, n)
+		}
+	}
+	require.Zero(t, testing.AllocsPerRun(10000, round))
+	for window.Len() > 0 {
+		require.True(t, s.Free(window.Pop()))
+	}
+	require.Equal(t, 0, s.Len())
+	require.LessOrEqual(t, chunksHeld(s), 1, "only the spare is left")
+
+	require.NoError(t, s.Reserve(4096))
+	require.NoError(t, s.Reserve(65535))
+	s.Reset()
+	require.Equal(t, 0, s.Len())
+	require.LessOrEqual(t, chunksHeld(s), 1)
+	require.False(t, s.InUse(4096))
+	require.False(t, s.InUse(65535))
+}
