@@ -70,9 +70,14 @@
 //
 // A Session is not safe for concurrent use: it belongs to one goroutine (the
 // client's loop) and starts none. Packets and events it returns point into
-// its own memory and are valid until the next call (see Event). Only
-// TimerPingSender is safe for concurrent use; its callback runs on a timer
-// goroutine and must hand the check over to the owning goroutine.
+// its own memory and are valid until the next call (see Event). The ping
+// senders are safe for concurrent use: the session drives them from its
+// owner's goroutine, while TimerPingSender calls its check function on a
+// timer goroutine and ManualPingSender on whichever goroutine calls Poll (a
+// host's main loop); that function must hand the check over to the owning
+// goroutine. ServerAlive is for an owner that holds back reading from a
+// live server (its application is slow): keep-alive then neither times out
+// nor stops sending PINGREQs.
 //
 // # Errors
 //
@@ -84,7 +89,9 @@
 // ErrSessionCleared, ErrBufferDropped, ErrSubackCount or the cause given to
 // ConnectionLost. Acks for identifiers the session does not hold are not
 // errors: they are logged and answered as Paho does (PUBREL for PUBREC,
-// PUBCOMP for PUBREL, nothing for PUBACK and PUBCOMP).
+// PUBCOMP for PUBREL, nothing for PUBACK and PUBCOMP); with
+// Options.StrictAcks a PUBACK, PUBCOMP, SUBACK or UNSUBACK nobody waits for
+// is an *UnknownAckError (ErrUnknownPacketID), a protocol violation.
 //
 // # Limitations
 //

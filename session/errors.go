@@ -45,7 +45,29 @@ var (
 	ErrSubackCount = errors.New("session: SUBACK return codes do not match the SUBSCRIBE")
 	// ErrKeepAliveTimeout matches a *TimeoutError.
 	ErrKeepAliveTimeout = errors.New("session: keep-alive timeout")
+	// ErrUnknownPacketID matches an *UnknownAckError: with
+	// Options.StrictAcks, an acknowledgement for a packet identifier the
+	// session does not hold [MQTT-4.8.0-1].
+	ErrUnknownPacketID = errors.New("session: acknowledgement for a packet identifier not in use")
 )
+
+// UnknownAckError reports, with Options.StrictAcks, a PUBACK, PUBCOMP,
+// SUBACK or UNSUBACK whose packet identifier is not held by a message
+// waiting for that acknowledgement (never used, already completed, or held
+// by a message of another kind or state). The session state is untouched;
+// the server broke the protocol and the connection should be closed. It
+// matches ErrUnknownPacketID.
+type UnknownAckError struct {
+	Type     packet.Type
+	PacketID uint16
+}
+
+func (e *UnknownAckError) Error() string {
+	return fmt.Sprintf("session: %v for packet identifier %d, which is not in use", e.Type, e.PacketID)
+}
+
+// Unwrap returns ErrUnknownPacketID.
+func (e *UnknownAckError) Unwrap() error { return ErrUnknownPacketID }
 
 // UnexpectedPacketError reports a packet a client must never receive. It
 // matches ErrUnexpectedPacket.

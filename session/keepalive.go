@@ -56,3 +56,22 @@ func (s *Session) NextDeadline() time.Time {
 	}
 	return last.Add(s.keepAlive)
 }
+
+// ServerAlive tells the session that the server is alive although nothing
+// reached Received: packets from it have arrived and wait to be read while
+// the owner holds back reading (its application is slow to take
+// deliveries, and reading on would need unbounded memory). For keep-alive
+// it counts as a packet received at now: an outstanding PINGREQ counts as
+// answered (its PINGRESP is among the waiting packets) and Tick does not
+// time the connection out. A PINGREQ still goes out when nothing was sent
+// for the keep-alive period, so that the server does not time the client
+// out [MQTT-3.1.2-23]. Call it only with packets really waiting: a silent
+// server must still be found out by Tick. It does nothing while
+// disconnected.
+func (s *Session) ServerAlive(now time.Time) {
+	if !s.connected {
+		return
+	}
+	s.lastRecv = now
+	s.pingOutstanding = false
+}

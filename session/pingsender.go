@@ -12,8 +12,10 @@ import (
 // must not call the session itself from the sender's goroutine.
 //
 // A Session calls Start on OnConnack, Schedule from OnConnack and Tick, and
-// Stop on ConnectionLost. Only the owner calls Init, once, before handing
-// the sender to the session.
+// Stop on ConnectionLost, all on the goroutine that owns it. Only the owner
+// calls Init, once, before handing the sender to the session. The check
+// function may be called on another goroutine (a timer's, a host's that
+// polls a ManualPingSender).
 type PingSender interface {
 	// Init sets the function called when a scheduled check is due.
 	Init(check func())
@@ -95,10 +97,21 @@ func (t *TimerPingSender) fire(gen uint64) {
 
 // ManualPingSender is a PingSender for a host that runs its own main loop:
 // it only records when the next check is due, and the host calls Poll when
-// it wakes (at Deadline, or whenever). It is not safe for concurrent use;
-// it belongs to the goroutine that owns the session.
+// it wakes (at Deadline, or whenever).
+//
+// Which goroutine does what: the session calls Start, Stop and Schedule on
+// the goroutine that owns it (inside OnConnack, Tick and ConnectionLost);
+// the host may call Deadline and Poll from any goroutine, its own main loop
+// typically, also while the session's owner runs. Poll calls the check
+// function on the goroutine that polls, outside the sender's lock, so the
+// function must do what PingSender requires: hand the check over to the
+// owner of the session (the client's is safe to call from anywhere), never
+// call Session.Tick itself unless the poller is that owner. It is safe for
+// concurrent use.
 type ManualPingSender struct {
-	now      func() time.Time
+	now func() time.Time
+
+	mu       sync.Mutex
 	check    func()
 	started  bool
 	deadline time.Time
@@ -114,33 +127,55 @@ func NewManualPingSender(now func() time.Time) *ManualPingSender {
 }
 
 // Init sets the function Poll calls when a check is due.
-func (m *ManualPingSender) Init(check func()) { m.check = check }
+func (m *ManualPingSender) Init(check func()) {
+	m.mu.Lock()
+	m.check = check
+	m.mu.Unlock()
+}
 
 // Start enables scheduling.
-func (m *ManualPingSender) Start() { m.started = true }
+func (m *ManualPingSender) Start() {
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
+}
 
 // Stop cancels the pending check.
-func (m *ManualPingSender) Stop() { m.started, m.deadline = false, time.Time{} }
+func (m *ManualPingSender) Stop() {
+	m.mu.Lock()
+	m.started, m.deadline = false, time.Time{}
+	m.mu.Unlock()
+}
 
 // Schedule sets the next check to delay from now.
 func (m *ManualPingSender) Schedule(delay time.Duration) {
+	m.mu.Lock()
 	if m.started {
 		m.deadline = m.now().Add(max(delay, 0))
 	}
+	m.mu.Unlock()
 }
 
 // Deadline returns when the next check is due; the zero time when none is
 // scheduled.
-func (m *ManualPingSender) Deadline() time.Time { return m.deadline }
+func (m *ManualPingSender) Deadline() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.deadline
+}
 
 // Poll calls the check function if a check is due at now, and reports
 // whether it did. The check is consumed: the session schedules the next one
 // from Tick.
 func (m *ManualPingSender) Poll(now time.Time) bool {
+	m.mu.Lock()
 	if !m.started || m.deadline.IsZero() || now.Before(m.deadline) || m.check == nil {
+		m.mu.Unlock()
 		return false
 	}
 	m.deadline = time.Time{}
-	m.check()
+	check := m.check
+	m.mu.Unlock()
+	check()
 	return true
 }

@@ -56,6 +56,14 @@ type Options struct {
 	// Logger receives the anomalies the session survives (unknown acks,
 	// skipped records). nil discards them.
 	Logger *slog.Logger
+	// StrictAcks makes Received return an *UnknownAckError (matching
+	// ErrUnknownPacketID) for a PUBACK, PUBCOMP, SUBACK or UNSUBACK that no
+	// message waits for, instead of only logging it, so that the owner can
+	// close the connection on the protocol violation it is [MQTT-4.8.0-1].
+	// The state is left alone either way. PUBREC and PUBREL for unknown
+	// identifiers are answered as Paho does (PUBREL, PUBCOMP) and are not
+	// errors: a server may re-send them after a reconnect.
+	StrictAcks bool
 }
 
 // BufferOptions configure the offline buffer, Paho's
@@ -385,6 +393,21 @@ func (s *Session) complete(r *outRecord, err error, reply packet.Packet) {
 	s.freeOut(r)
 }
 
+// MsgIDOf returns the MsgID of the publish, subscribe or unsubscribe that
+// holds packet identifier pid, and false when none does. A publish holds its
+// identifier from the moment it is admitted to the in-flight window (before
+// NextToSend returns it) to its final ack; an owner that shows packet
+// identifiers to its users (a token's message id) looks it up here when
+// NextToSend hands the PUBLISH out, whatever order publishes were admitted
+// in. It costs one map lookup.
+func (s *Session) MsgIDOf(pid uint16) (MsgID, bool) {
+	r := s.byPID[pid]
+	if r == nil {
+		return 0, false
+	}
+	return r.id, true
+}
+
 // Connected reports whether the session is between OnConnack and
 // ConnectionLost.
 func (s *Session) Connected() bool { return s.connected }
@@ -690,8 +713,10 @@ func (s *Session) NextEvent() (Event, bool) {
 // without touching the state.
 //
 // Errors: *UnexpectedPacketError for a packet a client never receives (close
-// the connection), or an error of the store (the packet was not accepted;
-// the server will re-send it after a reconnect).
+// the connection), *UnknownAckError for an ack no message waits for (only
+// with Options.StrictAcks; close the connection), or an error of the store
+// (the packet was not accepted; the server will re-send it after a
+// reconnect).
 func (s *Session) Received(now time.Time, p packet.Packet) error {
 	s.lastRecv = now
 	s.pingOutstanding = false
@@ -699,17 +724,17 @@ func (s *Session) Received(now time.Time, p packet.Packet) error {
 	case *packet.Publish:
 		return s.receivePublish(p)
 	case *packet.Puback:
-		s.receivePuback(p.PacketID)
+		return s.receivePuback(p.PacketID)
 	case *packet.Pubrec:
 		return s.receivePubrec(p.PacketID)
 	case *packet.Pubrel:
 		return s.receivePubrel(p.PacketID)
 	case *packet.Pubcomp:
-		s.receivePubcomp(p.PacketID)
+		return s.receivePubcomp(p.PacketID)
 	case *packet.Suback:
-		s.receiveSuback(p)
+		return s.receiveSuback(p)
 	case *packet.Unsuback:
-		s.receiveUnsuback(p)
+		return s.receiveUnsuback(p)
 	case *packet.Pingresp:
 	default:
 		return &UnexpectedPacketError{Type: p.Type()}
@@ -818,13 +843,23 @@ func (s *Session) flushAcks() {
 	}
 }
 
-func (s *Session) receivePuback(pid uint16) {
+func (s *Session) receivePuback(pid uint16) error {
 	r := s.byPID[pid]
 	if r == nil || r.kind != kindPublish || r.st != stInflight || r.pub.QoS != packet.QoS1 {
-		s.log.Warn("session: PUBACK for an unknown packet identifier, ignored", "id", pid)
-		return
+		return s.unknownAck(packet.TypePuback, pid)
 	}
 	s.finish(r, keyS, nil)
+	return nil
+}
+
+// unknownAck logs an acknowledgement that no message waits for and, with
+// StrictAcks, reports it.
+func (s *Session) unknownAck(t packet.Type, pid uint16) error {
+	s.log.Warn("session: acknowledgement for an unknown packet identifier, ignored", "type", t, "id", pid)
+	if s.opts.StrictAcks {
+		return &UnknownAckError{Type: t, PacketID: pid}
+	}
+	return nil
 }
 
 // finish ends an outbound publish or subscribe on its final ack: the record
@@ -925,31 +960,31 @@ func (s *Session) receivePubrel(pid uint16) error {
 	return nil
 }
 
-func (s *Session) receivePubcomp(pid uint16) {
+func (s *Session) receivePubcomp(pid uint16) error {
 	r := s.byPID[pid]
 	if r == nil || r.kind != kindPublish || r.st != stReleased {
-		s.log.Warn("session: PUBCOMP for an unknown packet identifier, ignored", "id", pid)
-		return
+		return s.unknownAck(packet.TypePubcomp, pid)
 	}
 	s.finish(r, keySC, nil)
+	return nil
 }
 
-func (s *Session) receiveSuback(p *packet.Suback) {
+func (s *Session) receiveSuback(p *packet.Suback) error {
 	r := s.byPID[p.PacketID]
 	if r == nil || r.kind != kindSubscribe {
-		s.log.Warn("session: SUBACK for an unknown packet identifier, ignored", "id", p.PacketID)
-		return
+		return s.unknownAck(packet.TypeSuback, p.PacketID)
 	}
 	s.finish(r, 0, p)
+	return nil
 }
 
-func (s *Session) receiveUnsuback(p *packet.Unsuback) {
+func (s *Session) receiveUnsuback(p *packet.Unsuback) error {
 	r := s.byPID[p.PacketID]
 	if r == nil || r.kind != kindUnsubscribe {
-		s.log.Warn("session: UNSUBACK for an unknown packet identifier, ignored", "id", p.PacketID)
-		return
+		return s.unknownAck(packet.TypeUnsuback, p.PacketID)
 	}
 	s.finish(r, 0, p)
+	return nil
 }
 
 // OnConnack starts a connection after a CONNACK that accepted it.
