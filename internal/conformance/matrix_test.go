@@ -136,3 +136,24 @@ func TestBuildBrokersRejectsUnknownIDs(t *testing.T) {
 	require.Contains(t, out, "| `c` | MQTT-1.5.3-1 | **fail** (MQTT-1.5.3-1) |")
 	require.Contains(t, out, "- `c`: why")
 }
+
+// TestEveryClientStatementCovered fails when a statement that binds the
+// client has neither a test that claims it nor a note saying why it needs
+// none. Regenerating CONFORMANCE.md cannot make a lost test pass: the
+// statement must get a test back, or a note that a reviewer reads.
+func TestEveryClientStatementCovered(t *testing.T) {
+	root := moduleRoot(t)
+	statements, err := ReadStatements(filepath.Join(root, "testdata/conformance/statements.tsv"))
+	require.NoError(t, err)
+	notes, err := ReadNotes(filepath.Join(root, "testdata/conformance/notes.tsv"))
+	require.NoError(t, err)
+	claims, err := ScanTests(root)
+	require.NoError(t, err)
+	var uncovered []string
+	for _, s := range statements {
+		if s.ClientBinding() && len(claims[s.ID]) == 0 && notes[s.ID] == "" {
+			uncovered = append(uncovered, s.ID)
+		}
+	}
+	require.Empty(t, uncovered, "client-binding statements with no test and no note in testdata/conformance/notes.tsv")
+}
