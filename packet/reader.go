@@ -5,8 +5,15 @@ import (
 	"io"
 )
 
-// DefaultReadBufferSize is the size of a Reader's buffer before a larger
-// packet makes it grow.
+// InitialReadBufferSize is the size of a new Reader's buffer: enough for
+// the packets of an idle connection (CONNACK, PINGRESP, acks), so that
+// thousands of idle connections cost little.
+const InitialReadBufferSize = 512
+
+// DefaultReadBufferSize is the size a Reader's buffer grows to, doubling
+// from InitialReadBufferSize, while the stream keeps filling it (every Read
+// fills the room there is), so that a busy connection reads many packets per
+// Read call. Only a packet larger than it makes the buffer grow further.
 const DefaultReadBufferSize = 4096
 
 // shrinkAbove is the buffer size over which an empty Reader buffer is let go,
@@ -33,6 +40,7 @@ type Reader struct {
 	start, end int // buf[start:end] is read but not yet returned
 	max        int
 	err        error // a stream error that came with the bytes that completed a packet
+	full       bool  // the last Read filled the buffer: the stream has more, grow
 	in         interner
 	pk         struct {
 		connect     Connect
@@ -73,7 +81,7 @@ func (r *Reader) SetMaxPacketSize(n int) {
 // packet size, like bufio.Reader.Reset. It lets one Reader serve connection
 // after connection without allocating.
 func (r *Reader) Reset(src io.Reader) {
-	r.src, r.err = src, nil
+	r.src, r.err, r.full = src, nil, false
 	r.start, r.end = 0, 0
 }
 
@@ -167,6 +175,7 @@ func (r *Reader) fill(want int, some bool) error {
 			return errors.New("mqtt: stream reader returned an impossible count")
 		}
 		r.end += n
+		r.full = r.end == len(r.buf)
 		r.err = err
 		if n > 0 {
 			empty = 0
@@ -198,13 +207,22 @@ func (r *Reader) streamError() error {
 
 // grow makes room after end for a packet of need bytes from start: by
 // moving the unread bytes to the front when the buffer is large enough,
-// else by doubling it, never past need (or DefaultReadBufferSize).
+// else by doubling it, never past need (a new buffer is
+// InitialReadBufferSize). A buffer that the last Read filled doubles too,
+// up to DefaultReadBufferSize: the stream has more than it holds.
 func (r *Reader) grow(need int) {
 	unread := r.end - r.start
-	if cap(r.buf) >= need && r.start > 0 {
+	c := cap(r.buf)
+	busy := r.full && c < DefaultReadBufferSize
+	r.full = false
+	if c >= need && r.start > 0 && !busy {
 		copy(r.buf, r.buf[r.start:r.end])
 	} else {
-		nb := make([]byte, max(DefaultReadBufferSize, min(2*cap(r.buf), need)))
+		size := max(InitialReadBufferSize, min(2*c, need))
+		if busy {
+			size = max(size, min(2*c, DefaultReadBufferSize))
+		}
+		nb := make([]byte, size)
 		copy(nb, r.buf[r.start:r.end])
 		r.buf = nb
 	}

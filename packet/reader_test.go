@@ -420,3 +420,32 @@ func TestReaderTopicCacheKeepsChecks(t *testing.T) {
 	_, err = r.ReadPacket()
 	require.ErrorIs(t, err, &packet.ProtocolError{Rule: "MQTT-4.7.1-2"})
 }
+
+// TestReaderBufferSize checks how the buffer is sized: a Reader that reads
+// the few small packets of an idle connection holds InitialReadBufferSize
+// bytes; one whose stream keeps every Read full doubles up to
+// DefaultReadBufferSize, and then reads without allocating.
+func TestReaderBufferSize(t *testing.T) {
+	ack := mustAppend(t, &packet.Connack{})
+	r := packet.NewReader(bytes.NewReader(append(ack, mustAppend(t, &packet.Pingresp{})...)))
+	for range 2 {
+		_, err := r.ReadPacket()
+		require.NoError(t, err)
+	}
+	require.Equal(t, packet.InitialReadBufferSize, packet.BufferCap(r))
+
+	pub := mustAppend(t, &packet.Publish{QoS: 1, PacketID: 7, Topic: "a/b", Payload: make([]byte, 64)})
+	r = packet.NewReader(&cycleReader{b: pub})
+	for range 200 {
+		_, err := r.ReadPacket()
+		require.NoError(t, err)
+	}
+	require.Equal(t, packet.DefaultReadBufferSize, packet.BufferCap(r))
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := r.ReadPacket(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+	require.Equal(t, packet.DefaultReadBufferSize, packet.BufferCap(r))
+}
