@@ -35,6 +35,7 @@
 //
 //	<base>/<escaped client id>/<escaped server URI>/
 //	    lock          the lock file, holding the PID of the holder
+//	    NAME          the server URI, only when its escaped name is hashed
 //	    s-12.rec      one file per record: the escaped key and ".rec"
 //	    s-12.rec.tmp  a Put in progress (removed by the next Open)
 //	    quarantine/   records that failed their checks, kept for inspection
@@ -44,9 +45,18 @@
 // (upper-case letters too, for case-insensitive file systems) becomes %XX; the
 // empty string is "%"; names of only dots, trailing dots and Windows device
 // names (con, nul, com1, ...) are escaped; names longer than 120 bytes keep a
-// readable prefix and end in '~' and 32 hex digits of their SHA-256. So
+// readable prefix and end in '~' and 32 hex digits of their FNV-128a hash. So
 // "../../etc", a NUL byte or an absolute path cannot leave the base directory,
 // and "tcp://127.0.0.1:1883" becomes "tcp%3A%2F%2F127.0.0.1%3A1883".
+//
+// FNV is not a cryptographic hash (it keeps crypto/sha256 out of programs
+// that import this package), so a hashed name is never trusted alone: a
+// client or store directory with a hashed name holds its original name in a
+// file called NAME, written on the first Open and compared on every later
+// one, and a record holds its key. A second client id, server URI or key that
+// lands on a name already taken is refused with a *CollisionError
+// (ErrNameCollision); the two never share records.
+//
 // Directories are created with permissions 0700 and files with 0600. A client
 // or store directory that already exists as a file or a symbolic link is
 // refused.
@@ -124,13 +134,14 @@
 // # Errors
 //
 // Sentinels for errors.Is: ErrNotFound, ErrClosed (not open), ErrAlreadyOpen,
-// ErrLocked, ErrCorrupt, ErrInvalidKey, ErrTooLarge and ErrNoBaseDir. Typed
-// errors for errors.As, each matching its sentinel: *KeyError (a key that is
-// empty, longer than MaxKeyLen, contains '/', '\\' or NUL, or is only dots),
-// *SizeError (a value over MaxDataLen), *LockedError and *CorruptError (which
-// also unwraps to the I/O error behind it, if any). I/O failures are wrapped
-// once and unwrap to the *fs.PathError of the os package. Nothing panics on
-// bad input or bad files.
+// ErrLocked, ErrCorrupt, ErrInvalidKey, ErrTooLarge, ErrNoBaseDir and
+// ErrNameCollision. Typed errors for errors.As, each matching its sentinel:
+// *KeyError (a key that is empty, longer than MaxKeyLen, contains '/', '\\'
+// or NUL, or is only dots), *SizeError (a value over MaxDataLen),
+// *LockedError, *CollisionError and *CorruptError (which also unwraps to the
+// I/O error behind it, if any). I/O failures are wrapped once and unwrap to
+// the *fs.PathError of the os package. Nothing panics on bad input or bad
+// files.
 //
 // # Limitations
 //
@@ -145,6 +156,9 @@
 //     and a lock file without a PID must be removed by hand.
 //   - Open reads every record in full to check it, so its cost grows with the
 //     total size of the store; Get reads the record again.
+//   - Names longer than 120 bytes once escaped were hashed with SHA-256 before
+//     FNV-128a; a store directory written then under such a name is not found
+//     again (short names, the usual case, are unchanged).
 //   - Quarantined files are kept until removed by hand; Clear does not touch
 //     them. Empty store directories are not removed.
 //   - Memory does not persist anything across Close.

@@ -21,6 +21,17 @@ var (
 	QuarantineDir = quarantineName
 )
 
+// CollideHashedNames makes every long name hash alike for the rest of the
+// test, so that collisions of hashed names can be tested.
+func CollideHashedNames(t *testing.T) {
+	old := hashName
+	hashName = func(string) (sum [16]byte) { return sum }
+	t.Cleanup(func() { hashName = old })
+}
+
+// NameFile is the file that holds the original name of a hashed directory.
+const NameFile = nameFile
+
 // AppendRecord encodes a whole record file.
 func AppendRecord(b []byte, key string, seq uint64, data []byte) []byte {
 	return append(appendRecordHeader(b, key, seq, data), data...)

@@ -56,6 +56,7 @@ type File struct {
 	dirf        *os.File // dir, kept open to fsync it
 	lock        *fileLock
 	index       map[string]uint64 // key -> sequence number
+	hashed      map[string]string // hashed record file name -> its key (see escapeName)
 	seq         uint64            // highest sequence number in use
 	quarantined []Quarantined
 	buf         []byte // record header scratch
@@ -66,6 +67,11 @@ var _ Persistence = (*File)(nil)
 // Names inside a store directory. Record files end in recordSuffix and
 // temporary files in tempSuffix, so neither can be one of these.
 const quarantineName = "quarantine"
+
+// nameFile, inside a directory whose name is hashed, holds the client id or
+// server URI the directory belongs to. Escaped names never contain 'N' or
+// 'M', so no client, server or record name can be nameFile.
+const nameFile = "NAME"
 
 // NewFile returns a file store. Open it before use.
 func NewFile(opts FileOptions) *File {
@@ -114,6 +120,9 @@ func (f *File) Quarantined() []Quarantined {
 // errNotDir is the cause when a path that should be a directory is not one.
 var errNotDir = errors.New("not a directory (or a symbolic link)")
 
+// errNotRegular is the cause when a path that should be a file is not one.
+var errNotRegular = errors.New("not a regular file")
+
 // Open locks and loads the store directory of clientID and serverURI,
 // creating it if needed. Records that fail their checks are quarantined (see
 // Quarantined), leftover temporary files are removed. A store already held by
@@ -143,7 +152,13 @@ func (f *File) Open(clientID, serverURI string) error {
 	if err := mkdirDurable(base, clientDir); err != nil {
 		return err
 	}
+	if err := checkDirName(clientDir, clientID); err != nil {
+		return err
+	}
 	if err := mkdirDurable(clientDir, dir); err != nil {
+		return err
+	}
+	if err := checkDirName(dir, serverURI); err != nil {
 		return err
 	}
 	lock, err := acquireLock(filepath.Join(dir, lockName))
@@ -157,15 +172,63 @@ func (f *File) Open(clientID, serverURI string) error {
 	}
 	f.dir, f.dirf, f.lock = dir, dirf, lock
 	f.index = make(map[string]uint64)
+	f.hashed = make(map[string]string)
 	f.seq = 0
 	f.quarantined = nil
 	if err := f.load(); err != nil {
 		_ = dirf.Close()
 		_ = lock.release()
-		f.dirf, f.lock, f.index = nil, nil, nil
+		f.dirf, f.lock, f.index, f.hashed = nil, nil, nil, nil
 		return err
 	}
 	f.open = true
+	return nil
+}
+
+// checkDirName guards the directory dir, named after name, against hash
+// collisions when that name is hashed (escapeName): the first Open writes
+// name into dir/nameFile, durably; every later Open compares, and a different
+// name is a *CollisionError. Directories with short names need no guard, as
+// their names decode back to name.
+func checkDirName(dir, name string) error {
+	if !hashedName(filepath.Base(dir)) {
+		return nil
+	}
+	path := filepath.Join(dir, nameFile)
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return fmt.Errorf("store: open: %w", &fs.PathError{Op: "open", Path: path, Err: errNotRegular})
+	case err == nil:
+		have, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("store: open: %w", err)
+		}
+		if string(have) != name {
+			return &CollisionError{Path: dir, Name: name, Have: string(have)}
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("store: open: %w", err)
+	}
+	// Written aside and renamed, so that a crash never leaves a torn name
+	// that would refuse its own owner.
+	if err := writeFileSync(path+tempSuffix, []byte(name), nil); err != nil {
+		return fmt.Errorf("store: open: %w", err)
+	}
+	if err := os.Rename(path+tempSuffix, path); err != nil {
+		_ = os.Remove(path + tempSuffix)
+		return fmt.Errorf("store: open: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: open: %w", err)
+	}
+	err = syncDir(d)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("store: open: sync %s: %w", dir, err)
+	}
 	return nil
 }
 
@@ -229,7 +292,7 @@ func (f *File) load() error {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case name == lockName || name == quarantineName:
+		case name == lockName || name == quarantineName || name == nameFile:
 		case strings.HasSuffix(name, tempSuffix):
 			changed = true
 			if e.Type().IsRegular() {
@@ -287,8 +350,19 @@ func (f *File) loadRecord(name string) *CorruptError {
 		return &CorruptError{Key: key, Reason: "key " + quoteShort(key) + " does not match the file name"}
 	}
 	f.index[key] = seq
+	if hashedName(name) {
+		f.hashed[name] = key
+	}
 	f.seq = max(f.seq, seq)
 	return nil
+}
+
+// forget drops key from the index.
+func (f *File) forget(key string) {
+	delete(f.index, key)
+	if name := escapeName(key) + recordSuffix; hashedName(name) && f.hashed[name] == key {
+		delete(f.hashed, name)
+	}
 }
 
 // quarantine moves the entry name out of the store directory into its
@@ -359,10 +433,14 @@ func (f *File) Put(key string, data []byte) error {
 		return ErrClosed
 	}
 	seq, exists := f.index[key]
+	path := f.recordPath(key)
+	name := filepath.Base(path)
 	if !exists {
 		seq = f.seq + 1
+		if have, taken := f.hashed[name]; taken && have != key {
+			return &CollisionError{Path: path, Name: key, Have: have}
+		}
 	}
-	path := f.recordPath(key)
 	f.buf = appendRecordHeader(f.buf[:0], key, seq, data)
 	if err := writeFileSync(path+tempSuffix, f.buf, data); err != nil {
 		return fmt.Errorf("store: put %s: %w", quoteShort(key), err)
@@ -374,6 +452,9 @@ func (f *File) Put(key string, data []byte) error {
 	// The record is visible now, so the index follows even if the directory
 	// sync fails; the error tells the caller it may not survive a crash.
 	f.index[key] = seq
+	if hashedName(name) {
+		f.hashed[name] = key
+	}
 	f.seq = max(f.seq, seq)
 	if err := syncDir(f.dirf); err != nil {
 		return fmt.Errorf("store: put %s: sync %s: %w", quoteShort(key), f.dir, err)
@@ -422,7 +503,7 @@ func (f *File) Get(key string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Removed behind our back: report it, and forget the key.
-		delete(f.index, key)
+		f.forget(key)
 		return nil, &CorruptError{Path: path, Key: key, Reason: "record file disappeared", Err: err}
 	}
 	if err != nil {
@@ -433,7 +514,7 @@ func (f *File) Get(key string) ([]byte, error) {
 		reason = "key " + quoteShort(k) + " does not match the file name"
 	}
 	if reason != "" {
-		delete(f.index, key)
+		f.forget(key)
 		cerr := &CorruptError{Key: key, Reason: reason}
 		f.quarantine(filepath.Base(path), cerr)
 		_ = syncDir(f.dirf)
@@ -469,7 +550,7 @@ func (f *File) remove(key string) error {
 	if err := os.Remove(f.recordPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store: remove %s: %w", quoteShort(key), err)
 	}
-	delete(f.index, key)
+	f.forget(key)
 	return nil
 }
 
@@ -541,7 +622,7 @@ func (f *File) Close() error {
 	f.open = false
 	derr := f.dirf.Close()
 	lerr := f.lock.release()
-	f.dirf, f.lock, f.index = nil, nil, nil
+	f.dirf, f.lock, f.index, f.hashed = nil, nil, nil, nil
 	if derr != nil {
 		derr = fmt.Errorf("store: close: %w", derr)
 	}

@@ -507,3 +507,120 @@ func TestSizeErrorText(t *testing.T) {
 	long := &store.KeyError{Key: strings.Repeat("k", 1000), Reason: "longer than 64 bytes"}
 	require.Less(t, len(long.Error()), 200, "a hostile key is cut in error text")
 }
+
+// TestFileHashedNameCollision forces every long name to hash alike and checks
+// that the store refuses the second client id, server URI or key that lands
+// on a hashed name instead of mixing its records with the first one's.
+func TestFileHashedNameCollision(t *testing.T) {
+	store.CollideHashedNames(t)
+	base := t.TempDir()
+	idA, idB := strings.Repeat("a", 200), strings.Repeat("a", 199)+"b"
+	require.Equal(t, store.EscapeName(idA), store.EscapeName(idB), "the test hash collides")
+
+	// Client ids.
+	a := store.NewFile(store.FileOptions{Dir: base})
+	require.NoError(t, a.Open(idA, testServer))
+	require.NoError(t, a.Put("s-1", value("s-1")))
+	require.NoError(t, a.Close())
+	b := store.NewFile(store.FileOptions{Dir: base})
+	err := b.Open(idB, testServer)
+	require.ErrorIs(t, err, store.ErrNameCollision)
+	var ce *store.CollisionError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, idB, ce.Name)
+	require.Equal(t, idA, ce.Have)
+	_, err = b.Keys()
+	require.ErrorIs(t, err, store.ErrClosed, "a refused Open leaves the store closed")
+	// The owner still opens, and its record is intact.
+	s := reopenExpectFor(t, base, idA, testServer, "s-1")
+	require.NoError(t, s.Close())
+
+	// Server URIs under one client id.
+	uriA, uriB := "tcp://"+strings.Repeat("h", 200)+":1", "tcp://"+strings.Repeat("h", 200)+":2"
+	require.NoError(t, a.Open(testClient, uriA))
+	require.NoError(t, a.Close())
+	err = b.Open(testClient, uriB)
+	require.ErrorIs(t, err, store.ErrNameCollision)
+
+	// Keys: at most MaxKeyLen bytes, but escaping can make them long.
+	keyA, keyB := strings.Repeat("A", store.MaxKeyLen-1)+"B", strings.Repeat("A", store.MaxKeyLen-1)+"C"
+	require.Equal(t, store.EscapeName(keyA), store.EscapeName(keyB))
+	s = openFile(t, base)
+	require.NoError(t, s.Put(keyA, value(keyA)))
+	err = s.Put(keyB, value(keyB))
+	require.ErrorIs(t, err, store.ErrNameCollision)
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, keyA, ce.Have)
+	got, err := s.Get(keyA)
+	require.NoError(t, err)
+	require.Equal(t, value(keyA), got, "the refused Put left the first key's record alone")
+	ok, err := s.Contains(keyB)
+	require.NoError(t, err)
+	require.False(t, ok)
+	// Once the first key is gone, the name is free again; the guard
+	// survives a reopen.
+	require.NoError(t, s.Remove(keyA))
+	require.NoError(t, s.Put(keyB, value(keyB)))
+	require.NoError(t, s.Close())
+	s = reopenExpect(t, base, keyB)
+	require.ErrorIs(t, s.Put(keyA, value(keyA)), store.ErrNameCollision)
+	require.NoError(t, s.Close())
+}
+
+// TestFileHashedDirName checks the name file of a directory with a hashed
+// name: written on the first Open, kept out of the records, and a planted
+// directory or a torn temporary copy in its place is handled.
+func TestFileHashedDirName(t *testing.T) {
+	base := t.TempDir()
+	id := strings.Repeat("x", 300)
+	s := store.NewFile(store.FileOptions{Dir: base})
+	require.NoError(t, s.Open(id, testServer))
+	clientDir := filepath.Dir(s.Dir())
+	got, err := os.ReadFile(filepath.Join(clientDir, store.NameFile))
+	require.NoError(t, err)
+	require.Equal(t, id, string(got))
+	_, err = os.Lstat(filepath.Join(s.Dir(), store.NameFile))
+	require.ErrorIs(t, err, fs.ErrNotExist, "short names need no name file")
+	require.NoError(t, s.Close())
+
+	// A leftover temporary name file from a crash is replaced.
+	require.NoError(t, os.Remove(filepath.Join(clientDir, store.NameFile)))
+	require.NoError(t, os.WriteFile(filepath.Join(clientDir, store.NameFile+store.TempSuffix), []byte("xx"), 0o600))
+	require.NoError(t, s.Open(id, testServer))
+	require.NoError(t, s.Close())
+	got, err = os.ReadFile(filepath.Join(clientDir, store.NameFile))
+	require.NoError(t, err)
+	require.Equal(t, id, string(got))
+
+	// A name file that is not a regular file is refused.
+	require.NoError(t, os.Remove(filepath.Join(clientDir, store.NameFile)))
+	require.NoError(t, os.Mkdir(filepath.Join(clientDir, store.NameFile), 0o700))
+	var pe *fs.PathError
+	require.ErrorAs(t, s.Open(id, testServer), &pe)
+
+	// In a store directory with a hashed name, the name file is not a
+	// record and not an unknown entry.
+	uri := "tcp://" + strings.Repeat("h", 300) + ":1883"
+	var logged bytes.Buffer
+	s = store.NewFile(store.FileOptions{Dir: base, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	require.NoError(t, s.Open(testClient, uri))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Open(testClient, uri))
+	keys, err := s.Keys()
+	require.NoError(t, err)
+	require.Empty(t, keys)
+	require.Empty(t, s.Quarantined())
+	require.NoError(t, s.Close())
+	require.NotContains(t, logged.String(), store.NameFile)
+}
+
+// reopenExpectFor is reopenExpect for another client id and server URI.
+func reopenExpectFor(t *testing.T, base, id, uri string, keys ...string) *store.File {
+	t.Helper()
+	s := store.NewFile(store.FileOptions{Dir: base})
+	require.NoError(t, s.Open(id, uri))
+	got, err := s.Keys()
+	require.NoError(t, err)
+	require.Equal(t, keys, got)
+	return s
+}

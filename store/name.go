@@ -1,8 +1,7 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"hash/fnv"
 	"strings"
 )
 
@@ -20,18 +19,28 @@ import (
 //   - a Windows device name (con, prn, aux, nul, com0-9, lpt0-9, also with an
 //     extension) has its first byte escaped;
 //   - a result longer than maxNameLen keeps a readable prefix and ends in '~'
-//     followed by 32 hex digits of the SHA-256 of the input. '~' is never
-//     produced otherwise, so such names cannot collide with short ones.
+//     followed by 32 hex digits of the FNV-128a hash of the input. '~' is
+//     never produced otherwise, so such names cannot collide with short ones.
 //
 // Every short result decodes back to its input (unescapeName), which is why
-// the mapping is injective; long results are injective up to a 128-bit hash
-// collision.
+// the mapping is injective. Long results are not: FNV is not a cryptographic
+// hash, and two inputs can be made to share a hashed name on purpose. The
+// file store therefore never trusts a hashed name alone: a directory with a
+// hashed name holds its original name in a file (see checkDirName), and a
+// record holds its key, which Put and Open compare (see File.hashed). A
+// collision is an error matching ErrNameCollision, never two names sharing
+// one path. FNV instead of SHA-256 keeps crypto/sha256, and the FIPS
+// machinery its package initialisation brings, out of every program that
+// imports this package (about 160 KB of a stripped binary).
 
 // maxNameLen bounds one escaped component, leaving room for the suffixes of
 // record files within the usual 255-byte limit.
 const maxNameLen = 120
 
-const hexUpper = "0123456789ABCDEF"
+const (
+	hexUpper = "0123456789ABCDEF"
+	lowerHex = "0123456789abcdef" // the hash suffix, as before (hex.EncodeToString)
+)
 
 func plainByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
@@ -62,7 +71,6 @@ func escapeName(s string) string {
 	if len(name) <= maxNameLen {
 		return name
 	}
-	sum := sha256.Sum256([]byte(s))
 	prefix := name[:maxNameLen-33]
 	// Do not cut an escape sequence in half.
 	if i := strings.LastIndexByte(prefix, '%'); i >= 0 && i > len(prefix)-3 {
@@ -70,8 +78,29 @@ func escapeName(s string) string {
 	}
 	// The prefix must not end in a dot either (Windows would drop it).
 	prefix = strings.TrimRight(prefix, ".")
-	return prefix + "~" + hex.EncodeToString(sum[:16])
+	sum := hashName(s)
+	b.Reset()
+	b.Grow(len(prefix) + 1 + 2*len(sum))
+	b.WriteString(prefix)
+	b.WriteByte('~')
+	for _, c := range sum {
+		b.WriteByte(lowerHex[c>>4])
+		b.WriteByte(lowerHex[c&0x0f])
+	}
+	return b.String()
 }
+
+// hashName is the hash of long names: FNV-128a. A variable so that tests can
+// force collisions.
+var hashName = func(s string) (sum [16]byte) {
+	h := fnv.New128a()
+	h.Write([]byte(s))
+	h.Sum(sum[:0])
+	return sum
+}
+
+// hashedName reports whether name is a hashed (long) result of escapeName.
+func hashedName(name string) bool { return strings.IndexByte(name, '~') >= 0 }
 
 // unescapeName inverts escapeName for names without a hash suffix. ok is
 // false for anything escapeName does not produce.

@@ -63,6 +63,10 @@ var (
 	// ErrNoBaseDir: FileOptions.Dir is empty and no default base directory
 	// could be determined.
 	ErrNoBaseDir = errors.New("store: no base directory")
+	// ErrNameCollision: two client ids, server URIs or keys too long to be
+	// escaped in full share one hashed file name (see the package
+	// documentation). See CollisionError.
+	ErrNameCollision = errors.New("store: hashed name collision")
 )
 
 // KeyError reports a key that a store rejects. It matches ErrInvalidKey.
@@ -151,6 +155,22 @@ func (e *CorruptError) Unwrap() []error {
 	}
 	return []error{ErrCorrupt}
 }
+
+// CollisionError reports that a name too long to be escaped in full hashes to
+// the same file or directory name as another name already there. It matches
+// ErrNameCollision. The store refuses rather than mixing the two.
+type CollisionError struct {
+	Path string // the shared file or directory
+	Name string // the client id, server URI or key that was refused
+	Have string // the name that already owns Path
+}
+
+func (e *CollisionError) Error() string {
+	return "store: " + quoteShort(e.Name) + " and " + quoteShort(e.Have) + " share the hashed name " + e.Path
+}
+
+// Unwrap returns ErrNameCollision.
+func (e *CollisionError) Unwrap() error { return ErrNameCollision }
 
 // ValidKey reports whether a store accepts key, as a *KeyError when it does
 // not. A key must be 1 to MaxKeyLen bytes long, must not contain '/', '\\' or
