@@ -92,6 +92,24 @@ func (r *Reader) MaxPacketSize() int { return r.max }
 // returned as packets.
 func (r *Reader) Buffered() int { return r.end - r.start }
 
+// Ready reports whether the next ReadPacket returns without reading from
+// the stream: a whole packet is buffered, or what is buffered already fails
+// (a malformed fixed header, a packet over the size limit, a stream error
+// kept from the last Read). A caller that collects several packets per
+// wake-up reads on while Ready is true; the packets it has taken stay valid
+// as long as ReadPacket is not called with Ready false (the buffer is moved
+// or refilled only then).
+func (r *Reader) Ready() bool {
+	if r.start == r.end {
+		return false
+	}
+	_, _, rl, hl, err := parseFixedHeader(r.buf[r.start:r.end])
+	if err == io.ErrUnexpectedEOF {
+		return r.err != nil
+	}
+	return err != nil || hl+rl <= r.end-r.start || hl+rl > r.max || r.err != nil
+}
+
 // ReadPacket reads and decodes the next packet.
 //
 // It returns io.EOF when the stream ends cleanly between packets,

@@ -449,3 +449,43 @@ func TestReaderBufferSize(t *testing.T) {
 	require.Zero(t, allocs)
 	require.Equal(t, packet.DefaultReadBufferSize, packet.BufferCap(r))
 }
+
+// TestReaderReady checks that Ready is true exactly when ReadPacket can
+// answer from what is buffered, and that packets taken while it is true
+// stay intact (no refill moves the buffer under them).
+func TestReaderReady(t *testing.T) {
+	one := mustAppend(t, &packet.Publish{QoS: 1, PacketID: 1, Topic: "a", Payload: []byte("first")})
+	two := mustAppend(t, &packet.Publish{QoS: 1, PacketID: 2, Topic: "b", Payload: []byte("second")})
+	three := mustAppend(t, &packet.Puback{PacketID: 3})
+	stream := append(append(append([]byte(nil), one...), two...), three[:1]...)
+	r := packet.NewReader(io.MultiReader(bytes.NewReader(stream), bytes.NewReader(three[1:])))
+	require.False(t, r.Ready(), "nothing read yet")
+	p, err := r.ReadPacket()
+	require.NoError(t, err)
+	first := *p.(*packet.Publish)
+	require.True(t, r.Ready(), "the second packet is buffered")
+	p, err = r.ReadPacket()
+	require.NoError(t, err)
+	require.Equal(t, "second", string(p.(*packet.Publish).Payload))
+	require.Equal(t, "first", string(first.Payload), "still intact")
+	require.False(t, r.Ready(), "one byte of the third packet only")
+	p, err = r.ReadPacket()
+	require.NoError(t, err)
+	require.Equal(t, &packet.Puback{PacketID: 3}, p)
+	require.False(t, r.Ready())
+
+	// What fails from the buffer is Ready too: ReadPacket does not block.
+	r = packet.NewReader(bytes.NewReader(append(mustAppend(t, &packet.Pingresp{}), 0xff, 0xff, 0xff, 0xff, 0xff)))
+	_, err = r.ReadPacket()
+	require.NoError(t, err)
+	require.True(t, r.Ready())
+	_, err = r.ReadPacket()
+	require.Error(t, err)
+	r = packet.NewReader(bytes.NewReader(append(mustAppend(t, &packet.Pingresp{}), 0x30, 100)))
+	r.SetMaxPacketSize(50)
+	_, err = r.ReadPacket()
+	require.NoError(t, err)
+	require.True(t, r.Ready())
+	_, err = r.ReadPacket()
+	require.ErrorIs(t, err, packet.ErrPacketTooLarge)
+}
