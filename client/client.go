@@ -116,6 +116,7 @@ func New(opts Options) (*Client, error) {
 			Persist: o.PersistOfflineBuffer},
 		Logger:     o.Logger,
 		PingSender: o.PingSender,
+		StrictAcks: true, // an ack nobody waits for ends the connection [MQTT-4.8.0-1]
 	})
 	if err != nil {
 		_ = st.Close()

@@ -52,8 +52,8 @@ func (r request) fail(err error) {
 	}
 }
 
-// maxBatch is how many inbound packets the loop takes in one go before it
-// writes what they caused; flushBytes is how much it queues before a write.
+// maxBatch is how many inbound packets the reader hands over in one batch,
+// at most; flushBytes is how much the loop queues before a write.
 const (
 	maxBatch   = 64
 	flushBytes = 64 << 10
@@ -82,42 +82,160 @@ type loop struct {
 	timer     *time.Timer
 	events    []event // waiting for room in the dispatcher's queue
 	disc      *request
-	idQueue   []*Token // QoS 1/2 publishes not yet given a packet id, in order
 	lastWrite time.Time
 	reconnect bool
 
-	completions uint64    // completion events seen, to tell unknown acks
-	recheck     time.Time // next keep-alive check while stalled
-	writeErr    error     // the error of the flush whose QoS 0 completions are drained
-	violation   error     // a protocol violation found while draining events
+	cur       *inBatch // the batch being handed to the session, nil if none
+	curPos    int      // its next packet
+	writeErr  error    // the error of the flush whose QoS 0 completions are drained
+	violation error    // a protocol violation found while draining events
 }
 
 // reader is the connection's reader goroutine: it decodes packets and
-// hands copies of them to the loop.
+// hands them to the loop in batches. A batch is every packet that one Read
+// brought in (at most maxBatch), so a busy connection costs one hand-off
+// and one wake-up per batch, not per packet. Batches are recycled: the
+// packets are copied into the batch (payloads into its arena), which
+// allocates nothing once the batches have grown. Up to inQueue batches wait
+// for the loop, so the reader reads ahead of a loop held back by a full
+// dispatcher, as far as that.
 type reader struct {
-	in      chan packet.Packet // closed when reading stops
-	err     error              // why; written before in is closed
-	handing atomic.Bool        // holding a packet the loop has not taken
+	in      chan *inBatch // closed when reading stops
+	free    chan *inBatch // batches the loop is done with
+	made    int           // batches allocated so far, at most inQueue+2
+	err     error         // why reading stopped; written before in is closed
+	handing atomic.Bool   // holding a batch the loop has not taken
 	stop    chan struct{}
 	done    chan struct{}
+}
+
+// inQueue is how many batches may wait for the loop.
+const inQueue = 16
+
+func newReader() *reader {
+	return &reader{in: make(chan *inBatch, inQueue), free: make(chan *inBatch, inQueue+2),
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// inBatch is the packets of one hand-off from the reader to the loop.
+type inBatch struct {
+	pkts  []inPacket
+	arena []byte // the payloads of the PUBLISH packets
+}
+
+// inPacket is one packet of a batch, by value. A PUBLISH's topic is an
+// interned string and its payload points into the batch's arena; the rare
+// packets with slices of their own (SUBACK, ...) are cloned.
+type inPacket struct {
+	typ     packet.Type
+	pub     packet.Publish
+	id      uint16        // PUBACK, PUBREC, PUBREL, PUBCOMP
+	other   packet.Packet // anything else, cloned
+	puback  packet.Puback
+	pubrec  packet.Pubrec
+	pubrel  packet.Pubrel
+	pubcomp packet.Pubcomp
+}
+
+func (b *inBatch) reset() {
+	clear(b.pkts) // drop references for the garbage collector
+	b.pkts, b.arena = b.pkts[:0], b.arena[:0]
+}
+
+func (b *inBatch) add(p packet.Packet) {
+	b.pkts = append(b.pkts, inPacket{})
+	ip := &b.pkts[len(b.pkts)-1]
+	ip.typ = p.Type()
+	switch p := p.(type) {
+	case *packet.Publish:
+		ip.pub = *p
+		// Appending may move the arena: earlier payloads keep pointing
+		// into the old one, which stays valid.
+		n := len(b.arena)
+		b.arena = append(b.arena, p.Payload...)
+		ip.pub.Payload = b.arena[n:len(b.arena):len(b.arena)]
+	case *packet.Puback:
+		ip.id = p.PacketID
+	case *packet.Pubrec:
+		ip.id = p.PacketID
+	case *packet.Pubrel:
+		ip.id = p.PacketID
+	case *packet.Pubcomp:
+		ip.id = p.PacketID
+	default:
+		ip.other = packet.Clone(p)
+	}
+}
+
+// packet returns the packet to hand to the session; it points into ip.
+func (ip *inPacket) packet() packet.Packet {
+	switch ip.typ {
+	case packet.TypePublish:
+		return &ip.pub
+	case packet.TypePuback:
+		ip.puback.PacketID = ip.id
+		return &ip.puback
+	case packet.TypePubrec:
+		ip.pubrec.PacketID = ip.id
+		return &ip.pubrec
+	case packet.TypePubrel:
+		ip.pubrel.PacketID = ip.id
+		return &ip.pubrel
+	case packet.TypePubcomp:
+		ip.pubcomp.PacketID = ip.id
+		return &ip.pubcomp
+	}
+	return ip.other
 }
 
 func (rd *reader) run(r *packet.Reader) {
 	defer close(rd.done)
 	defer close(rd.in)
 	for {
-		p, err := r.ReadPacket()
+		var b *inBatch
+		select {
+		case b = <-rd.free:
+		default:
+			if rd.made < inQueue+2 {
+				b = new(inBatch)
+				rd.made++
+				break
+			}
+			select {
+			case b = <-rd.free:
+			case <-rd.stop:
+				rd.err = net.ErrClosed
+				return
+			}
+		}
+		b.reset()
+		var err error
+		for {
+			var p packet.Packet
+			if p, err = r.ReadPacket(); err != nil {
+				break
+			}
+			b.add(p)
+			if len(b.pkts) >= maxBatch || !r.Ready() {
+				break
+			}
+		}
 		if err != nil {
 			rd.err = err
-			return
+			if len(b.pkts) == 0 {
+				return
+			}
 		}
 		rd.handing.Store(true)
 		select {
-		case rd.in <- packet.Clone(p):
+		case rd.in <- b:
 			rd.handing.Store(false)
 		case <-rd.stop:
 			rd.err = net.ErrClosed
 			return
+		}
+		if err != nil {
+			return // the loop takes the packets, then finds in closed
 		}
 	}
 }
@@ -443,7 +561,8 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 	l.conn, l.w, l.server = conn, w, server
 	// ack belongs to r, which reuses it once the reader goroutine runs.
 	sessionPresent := ack.SessionPresent
-	l.rd = &reader{in: make(chan packet.Packet, 16), stop: make(chan struct{}), done: make(chan struct{})}
+	l.rd = newReader()
+	l.cur, l.curPos = nil, 0
 	go l.rd.run(r)
 	l.established(sessionPresent, v)
 	return nil
@@ -475,7 +594,6 @@ func (l *loop) established(sessionPresent bool, v Version) {
 	o := &l.c.opts
 	clean := !o.PersistentSession
 	l.lastWrite = now
-	l.idQueue = l.idQueue[:0]
 	if err := l.own.sess.OnConnack(now, sessionPresent, clean); err != nil {
 		l.c.log.Warn("mqtt: clearing the stored session", "err", err)
 	}
@@ -500,9 +618,16 @@ func (l *loop) established(sessionPresent bool, v Version) {
 
 // serve runs the connected state until the connection ends. It returns nil
 // after a graceful Disconnect or Close, else the cause of the loss.
+//
+// Each turn it hands the session the packets of the current batch (while
+// the dispatcher has room), takes the requests posted meanwhile, then
+// writes everything that is ready in one flush, and only then blocks.
 func (l *loop) serve() error {
 	var deadline time.Time
 	for {
+		if err := l.process(); err != nil {
+			return err
+		}
 		now := time.Now()
 		if err := l.pump(now); err != nil {
 			return err
@@ -519,8 +644,8 @@ func (l *loop) serve() error {
 				l.timer.Reset(d.Sub(now))
 			}
 		}
-		var in chan packet.Packet
-		if len(l.events) == 0 {
+		var in chan *inBatch
+		if l.cur == nil && len(l.events) == 0 {
 			in = l.rd.in // else: back-pressure, the dispatcher is full
 		}
 		var dispCh chan event
@@ -532,25 +657,41 @@ func (l *loop) serve() error {
 			discDone = l.disc.ctx.Done()
 		}
 		select {
-		case p, ok := <-in:
-			if err := l.receive(p, ok); err != nil {
-				return err
+		case b, ok := <-in:
+			if !ok {
+				return l.readErr()
 			}
-			for i := 1; i < maxBatch && len(l.events) == 0; i++ {
+			l.cur, l.curPos = b, 0
+			// Requests that came with it go out in the same flush.
+			select {
+			case <-l.c.wake:
+				l.handleRequests(time.Now())
+			default:
+			}
+		case <-l.c.wake:
+			l.handleRequests(time.Now())
+			// A batch that came meanwhile is answered in the same flush.
+			if in != nil {
 				select {
-				case p, ok := <-in:
-					if err := l.receive(p, ok); err != nil {
-						return err
+				case b, ok := <-in:
+					if !ok {
+						return l.readErr()
 					}
+					l.cur, l.curPos = b, 0
+				default:
+				}
+			}
+		case dispCh <- l.first():
+			l.events = l.events[1:]
+			for len(l.events) > 0 { // more room, perhaps
+				select {
+				case l.disp.ch <- l.events[0]:
+					l.events = l.events[1:]
 					continue
 				default:
 				}
 				break
 			}
-		case <-l.c.wake:
-			l.handleRequests(time.Now())
-		case dispCh <- l.first():
-			l.events = l.events[1:]
 		case <-l.timer.C:
 			deadline = time.Time{}
 			if err := l.tick(time.Now()); err != nil {
@@ -564,93 +705,91 @@ func (l *loop) serve() error {
 	}
 }
 
+func (l *loop) readErr() error {
+	if err := l.rd.err; err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// process hands the packets of the current batch to the session until the
+// batch is done, then gives it back to the reader. It stops early while
+// the dispatcher is full: the packets it holds back are the back-pressure
+// (the reader reads no more), and the sign that the server is alive.
+func (l *loop) process() error {
+	b := l.cur
+	if b == nil {
+		return nil
+	}
+	for l.curPos < len(b.pkts) && len(l.events) == 0 {
+		ip := &b.pkts[l.curPos]
+		l.curPos++
+		if err := l.receive(ip.packet()); err != nil {
+			return err
+		}
+	}
+	if l.curPos == len(b.pkts) {
+		l.cur = nil
+		l.rd.free <- b // never blocks: it has room for every batch
+	}
+	return nil
+}
+
 func (l *loop) deadline() time.Time {
 	if l.c.opts.PingSender != nil {
-		return l.recheck // the sender drives keep-alive, except while stalled
+		return time.Time{} // the sender drives keep-alive
 	}
-	d := l.own.sess.NextDeadline()
-	if !l.recheck.IsZero() && d.Before(l.recheck) {
-		d = l.recheck
-	}
-	return d
+	return l.own.sess.NextDeadline()
 }
 
 // stalled reports whether the loop holds back packets the reader has read:
 // the dispatcher is full, so the silence of the server is the client's own.
 func (l *loop) stalled() bool {
-	return len(l.events) > 0 && (len(l.rd.in) > 0 || l.rd.handing.Load())
+	return len(l.events) > 0 && (l.cur != nil || len(l.rd.in) > 0 || l.rd.handing.Load())
 }
 
-// tick runs keep-alive. A PINGREQ without answer ends the connection,
-// unless the loop is stalled by a full dispatcher with packets from the
-// server waiting: the server is alive and the silence is ours. Then a
-// PINGREQ still goes out every keep-alive period, so that the server does
-// not time the client out [MQTT-3.1.2-23], and the check is repeated.
+// tick runs keep-alive. While the loop is stalled by a full dispatcher with
+// packets from the server waiting, the server is alive and the silence is
+// ours: the session is told so (ServerAlive), which keeps a PINGREQ without
+// answer from ending the connection while PINGREQs still go out every
+// keep-alive period, so that the server does not time the client out
+// [MQTT-3.1.2-23].
 func (l *loop) tick(now time.Time) error {
-	err := l.own.sess.Tick(now)
-	if err == nil {
-		l.recheck = time.Time{}
-		return nil
+	if l.stalled() {
+		l.own.sess.ServerAlive(now)
 	}
-	if !l.stalled() {
-		return err
-	}
-	ka := l.c.opts.KeepAlive
-	if now.Sub(l.lastWrite) >= ka {
-		if e := l.w.Queue(&packet.Pingreq{}); e != nil {
-			return e
-		}
-	}
-	l.recheck = now.Add(min(ka, l.c.opts.PingTimeout))
-	return nil
+	return l.own.sess.Tick(now)
 }
 
 // receive hands one packet from the reader to the session.
-func (l *loop) receive(p packet.Packet, ok bool) error {
-	if !ok {
-		err := l.rd.err
-		if err == nil {
-			err = io.EOF
-		}
-		return err
-	}
+func (l *loop) receive(p packet.Packet) error {
 	now := time.Now()
-	if l.c.opts.PingSender == nil {
-		l.recheck = time.Time{} // the session's deadline is good again
-	}
 	if _, isAck := p.(*packet.Connack); isAck {
 		return &ViolationError{Packet: packet.TypeConnack, Reason: "second CONNACK"}
 	}
-	var wantCompletion bool
-	switch p.(type) {
-	case *packet.Puback, *packet.Pubcomp, *packet.Suback, *packet.Unsuback:
-		wantCompletion = true
-	}
-	before := l.completions
 	if err := l.own.sess.Received(now, p); err != nil {
 		var up *session.UnexpectedPacketError
 		if errors.As(err, &up) {
 			return &ViolationError{Packet: up.Type, Reason: "a packet a server never sends to a client"}
 		}
+		var ua *session.UnknownAckError
+		if errors.As(err, &ua) {
+			// [MQTT-4.8.0-1]
+			return &ViolationError{Packet: ua.Type, Reason: "acknowledgement for a packet identifier not in use"}
+		}
 		return err // a store error: the connection goes, the server re-sends
 	}
-	l.drainEvents(p)
+	l.drainEvents()
 	if err := l.violation; err != nil {
 		l.violation = nil
 		return err
-	}
-	if wantCompletion && l.completions == before {
-		// The session ignores an ack for an identifier it does not hold;
-		// the client treats it as the protocol violation it is
-		// [MQTT-4.8.0-1].
-		return &ViolationError{Packet: p.Type(), Reason: "acknowledgement for a packet identifier not in use"}
 	}
 	return nil
 }
 
 // pump drains the session's events and writes what it has to send.
 func (l *loop) pump(now time.Time) error {
-	l.drainEvents(nil)
+	l.drainEvents()
 	for {
 		p, ok := l.own.sess.NextToSend(now)
 		if !ok {
@@ -674,7 +813,7 @@ func (l *loop) pump(now time.Time) error {
 	// are taken after the flush, failed with its error if it failed.
 	err := l.flush(now)
 	l.writeErr = err
-	l.drainEvents(nil)
+	l.drainEvents()
 	l.writeErr = nil
 	return err
 }
@@ -691,17 +830,15 @@ func (l *loop) flush(now time.Time) error {
 	return nil
 }
 
-// assignID gives the oldest publish token without a packet id its id: the
-// session admits QoS 1 and 2 publishes in the order it accepted them.
+// assignID gives the token of the publish holding packet id pid its id,
+// as the PUBLISH goes out.
 func (l *loop) assignID(pid uint16) {
-	for len(l.idQueue) > 0 {
-		t := l.idQueue[0]
-		l.idQueue = l.idQueue[1:]
-		if t.Err() != nil || isDone(t) {
-			continue
-		}
-		t.id.Store(uint32(pid))
+	id, ok := l.own.sess.MsgIDOf(pid)
+	if !ok {
 		return
+	}
+	if op, ok := l.own.pending[id]; ok && op.tok != nil {
+		op.tok.id.Store(uint32(pid))
 	}
 }
 
@@ -715,9 +852,8 @@ func isDone(t *Token) bool {
 }
 
 // drainEvents turns session events into deliveries, completions and
-// callbacks. src is the packet just received (deliveries of QoS 0 and 1
-// point into it, and it is ours: the reader cloned it).
-func (l *loop) drainEvents(src packet.Packet) {
+// callbacks.
+func (l *loop) drainEvents() {
 	for {
 		ev, ok := l.own.sess.NextEvent()
 		if !ok {
@@ -725,27 +861,49 @@ func (l *loop) drainEvents(src packet.Packet) {
 		}
 		switch ev.Kind {
 		case session.EventDelivery:
-			l.deliver(ev, src)
+			l.deliver(ev)
 		case session.EventCompletion:
 			l.complete(ev)
 		}
 	}
 }
 
-func (l *loop) deliver(ev session.Event, src packet.Packet) {
+// deliver queues a message for the dispatcher. The event points into the
+// reader's buffer or the session: the Message gets its own copy, which
+// the handler may keep.
+func (l *loop) deliver(ev session.Event) {
 	p := ev.Message
-	m := &Message{Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, Duplicate: p.Dup, MessageID: p.PacketID}
-	if sp, ok := src.(*packet.Publish); ok && sp == p {
-		m.Payload = p.Payload
-	} else {
-		m.Payload = append([]byte(nil), p.Payload...)
-	}
+	m := newMessage(p.Payload)
+	m.Topic, m.QoS, m.Retain, m.Duplicate, m.MessageID = p.Topic, p.QoS, p.Retain, p.Dup, p.PacketID
 	m.ackID, m.owner = ev.Ack, l.c
 	l.emit(event{msg: m})
 }
 
+// smallPayload is the largest payload that shares one allocation with its
+// Message.
+const smallPayload = 64
+
+// messageBox is a Message with room for a small payload, so that most
+// deliveries cost one allocation instead of two.
+type messageBox struct {
+	m   Message
+	buf [smallPayload]byte
+}
+
+// newMessage returns a Message holding a copy of payload.
+func newMessage(payload []byte) *Message {
+	if len(payload) == 0 {
+		return &Message{Payload: []byte{}} // empty, never nil, at every QoS
+	}
+	if len(payload) <= smallPayload {
+		b := new(messageBox)
+		b.m.Payload = b.buf[:copy(b.buf[:], payload):len(payload)]
+		return &b.m
+	}
+	return &Message{Payload: append([]byte(nil), payload...)}
+}
+
 func (l *loop) complete(ev session.Event) {
-	l.completions++
 	op, ok := l.own.pending[ev.ID]
 	if !ok {
 		return
@@ -906,9 +1064,6 @@ func (l *loop) publish(r request, now time.Time) {
 	}
 	r.tok.msgID.Store(uint64(id))
 	l.own.pending[id] = pendingOp{kind: packet.TypePublish, tok: r.tok, topic: r.msg.Topic, qos: r.msg.QoS}
-	if r.msg.QoS != packet.QoS0 {
-		l.idQueue = append(l.idQueue, r.tok)
-	}
 }
 
 func (l *loop) cancel(t *Token, cause error) {
@@ -978,7 +1133,7 @@ func (l *loop) lost(cause error) {
 			l.own.pending[id] = op // the completion to come finds no token
 		}
 	}
-	l.drainEvents(nil)
+	l.drainEvents()
 	if f := l.c.opts.OnConnectionLost; f != nil {
 		l.emit(event{cb: func() { f(err) }})
 	}
