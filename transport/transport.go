@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -68,7 +67,7 @@ func (c *Config) DialContext(ctx context.Context, network, address string) (net.
 // Logger returns the logger of the open; never nil.
 func (c *Config) Logger() *slog.Logger { return c.logger }
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 func newConfig(opts []Option) *Config {
 	c := &Config{}
