@@ -1,3 +1,5 @@
+//go:build !linnet_notls
+
 package dms_test
 
 import (

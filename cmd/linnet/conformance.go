@@ -125,12 +125,12 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if tlsOn(uri) || tlsFlags.cafile != "" || tlsFlags.cert != "" || tlsFlags.key != "" || tlsFlags.insecure {
-		tc, err := tlsFlags.tlsConfig()
+		opt, err := tlsFlags.tlsOption()
 		if err != nil {
 			fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
 			return exitUsage
 		}
-		cfg.Transport = append(cfg.Transport, transport.WithTLSConfig(tc))
+		cfg.Transport = append(cfg.Transport, opt)
 	}
 
 	if err := cfg.Validate(); err != nil {

@@ -98,12 +98,12 @@ func runFuzz(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		cfg.Password = []byte(*pass)
 	}
 	if tlsOn(uri) || tlsFlags.cafile != "" || tlsFlags.cert != "" || tlsFlags.key != "" || tlsFlags.insecure {
-		tc, err := tlsFlags.tlsConfig()
+		opt, err := tlsFlags.tlsOption()
 		if err != nil {
 			fmt.Fprintf(stderr, "linnet fuzz: %v\n", err)
 			return exitUsage
 		}
-		cfg.Transport = append(cfg.Transport, transport.WithTLSConfig(tc))
+		cfg.Transport = append(cfg.Transport, opt)
 	}
 	ctx, stop := signalContext()
 	defer stop()
