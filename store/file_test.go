@@ -196,24 +196,41 @@ func TestFileDirectoryInsteadOfRecord(t *testing.T) {
 	require.NoError(t, s.Put("s-9", value("s-9")))
 }
 
-// TestFileUnreadable makes a record unreadable by permissions.
+// TestFileUnreadable makes a record unreadable by permissions: Open
+// quarantines it as corrupt (wrapping fs.ErrPermission) and keeps the other
+// records. Root reads any file whatever its permissions, so when the test
+// runs as root (as in CI) the store is opened by a child process running as
+// the user nobody (see unreadable_linux_test.go).
 func TestFileUnreadable(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("permission bits do not make a file unreadable on Windows")
 	}
 	if os.Geteuid() == 0 {
-		t.Skip("running as root, which reads files whatever their permissions; TestFileDirectoryInsteadOfRecord covers an unreadable entry")
+		unreadableAsNobody(t)
+		return
 	}
 	base := t.TempDir()
 	dir := threeRecords(t, base)
 	path := recordPath(dir, "s-1")
 	require.NoError(t, os.Chmod(path, 0))
+	checkUnreadableQuarantined(t, base)
+}
+
+// checkUnreadableQuarantined opens the store over base, whose record s-1
+// the process cannot read: s-1 is quarantined as corrupt because of the
+// permissions, s-2 and s-3 are intact.
+func checkUnreadableQuarantined(t *testing.T, base string) {
+	t.Helper()
 	s := reopenExpect(t, base, "s-2", "s-3")
 	defer s.Close()
 	q := s.Quarantined()
 	require.Len(t, q, 1)
+	require.Equal(t, "s-1", q[0].Key)
 	require.ErrorIs(t, q[0].Err, store.ErrCorrupt)
 	require.ErrorIs(t, q[0].Err, fs.ErrPermission)
+	require.Equal(t, filepath.Join(s.Dir(), store.QuarantineDir), filepath.Dir(q[0].Path))
+	_, err := os.Lstat(recordPath(s.Dir(), "s-1"))
+	require.ErrorIs(t, err, fs.ErrNotExist, "the unreadable record left the store directory")
 }
 
 // TestFileRecordUnderWrongName copies a good record to the file name of
