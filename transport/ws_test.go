@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +17,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
@@ -92,12 +95,22 @@ func TestWSMosquitto(t *testing.T) {
 // TestWSBinaryStream checks [MQTT-6.0.0-3] (the client offers the mqtt
 // subprotocol, with the custom headers), [MQTT-6.0.0-1] (the client sends
 // MQTT in binary frames) and [MQTT-6.0.0-2] (several packets in one frame,
-// one packet across frames and fragments are read as one stream).
+// one packet across frames, and one packet across the fragments of a
+// message with a ping between them are read as one stream). The server is
+// gorilla's; the frames it really wrote are parsed from its connection, so
+// the test proves the message was fragmented.
 func TestWSBinaryStream(t *testing.T) {
 	up := mqttUpgrader()
-	up.WriteBufferSize = 64 // gorilla fragments larger messages into continuation frames
-	big := bytes.Repeat([]byte{0x30, 0x7f}, 200)
-	uri := wsServer(t, up, func(t *testing.T, r *http.Request, c *websocket.Conn) {
+	up.WriteBufferSize = 64
+	// A PUBLISH (QoS 0, topic "a/b") of 408 bytes, sent as one WebSocket
+	// message in three fragments: gorilla's server-side WriteMessage always
+	// sends one frame, but each Write on a NextWriter larger than twice the
+	// write buffer (2*(64+14) bytes) goes out as a frame of its own, and
+	// Close sends the rest in the final frame.
+	publish := append([]byte{0x30, 0x95, 0x03, 0x00, 0x03, 'a', '/', 'b'}, bytes.Repeat([]byte{0x5a}, 400)...)
+	parts := [][]byte{publish[:200], publish[200:400], publish[400:]}
+	pong := make(chan string, 1)
+	uri, rec := wsServerRec(t, up, func(t *testing.T, r *http.Request, c *websocket.Conn) {
 		if got := r.Header.Get("Sec-WebSocket-Protocol"); got != "mqtt" {
 			t.Errorf("offered subprotocol %q, want mqtt", got)
 		}
@@ -107,6 +120,7 @@ func TestWSBinaryStream(t *testing.T) {
 		if r.URL.RequestURI() != "/mqtt?x=1" {
 			t.Errorf("request target %q", r.URL.RequestURI())
 		}
+		c.SetPongHandler(func(s string) error { pong <- s; return nil })
 		typ, msg, err := c.ReadMessage()
 		if err != nil || typ != websocket.BinaryMessage || !bytes.Equal(msg, testbroker.ConnectPacket("ws")) {
 			t.Errorf("got message type %d % x, %v; want the CONNECT in a binary frame", typ, msg, err)
@@ -114,8 +128,27 @@ func TestWSBinaryStream(t *testing.T) {
 		_ = c.WriteMessage(websocket.BinaryMessage, []byte{0x20, 0x02, 0x00, 0x00, 0xd0, 0x00, 0x90}) // CONNACK, PINGRESP, half a SUBACK
 		_ = c.WriteMessage(websocket.BinaryMessage, []byte{0x03, 0x00, 0x01, 0x00})                   // the rest of the SUBACK
 		_ = c.WriteMessage(websocket.BinaryMessage, nil)                                              // empty frames carry nothing
-		_ = c.WriteMessage(websocket.BinaryMessage, big)                                              // fragmented
-		_, _, _ = c.ReadMessage()                                                                     // until the client closes
+		w, err := c.NextWriter(websocket.BinaryMessage)
+		if err != nil {
+			t.Errorf("NextWriter: %v", err)
+			return
+		}
+		for i, p := range parts {
+			if _, err := w.Write(p); err != nil {
+				t.Errorf("Write: %v", err)
+			}
+			if i == 0 { // a control frame between the fragments
+				_ = c.WriteControl(websocket.PingMessage, []byte("mid-message"), time.Now().Add(5*time.Second))
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Errorf("closing the fragmented message: %v", err)
+		}
+		// The client answered the ping before it sent this PINGREQ.
+		if _, msg, err := c.ReadMessage(); err != nil || !bytes.Equal(msg, []byte{0xc0, 0x00}) {
+			t.Errorf("ReadMessage = % x, %v; want PINGREQ", msg, err)
+		}
+		_, _, _ = c.ReadMessage() // until the client closes
 	})
 	c := dialWS(t, uri+"?x=1", transport.WithWebSocketHeader(http.Header{"Authorization": {"Bearer token"}}))
 	if _, err := c.Write(testbroker.ConnectPacket("ws")); err != nil {
@@ -125,9 +158,140 @@ func TestWSBinaryStream(t *testing.T) {
 	if got := readN(t, c, len(want)); !bytes.Equal(got, want) {
 		t.Fatalf("read % x, want % x", got, want)
 	}
-	if got := readN(t, c, len(big)); !bytes.Equal(got, big) {
-		t.Fatalf("fragmented message read wrong")
+	if got := readN(t, c, len(publish)); !bytes.Equal(got, publish) {
+		t.Fatalf("PUBLISH across fragments read as % x", got)
 	}
+	if _, err := c.Write([]byte{0xc0, 0x00}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-pong:
+		if got != "mid-message" {
+			t.Errorf("pong payload %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pong for the ping between fragments")
+	}
+
+	// What the server wrote: four unfragmented binary messages (the CONNACK
+	// one, the rest of the SUBACK, the empty one), then the PUBLISH as a
+	// binary frame without FIN, the ping, and continuations up to one with
+	// FIN.
+	frames := rec.frames(t)
+	wantFrames := []wsFrame{
+		{fin: true, op: 2, payload: want[:7]},
+		{fin: true, op: 2, payload: want[7:]},
+		{fin: true, op: 2, payload: []byte{}},
+		{fin: false, op: 2, payload: parts[0]},
+		{fin: true, op: 9, payload: []byte("mid-message")},
+		{fin: false, op: 0, payload: parts[1]},
+		{fin: true, op: 0, payload: parts[2]},
+	}
+	if len(frames) < len(wantFrames) {
+		t.Fatalf("server wrote %d frames, want at least %d: %v", len(frames), len(wantFrames), frames)
+	}
+	if d := cmp.Diff(wantFrames, frames[:len(wantFrames)], cmp.AllowUnexported(wsFrame{})); d != "" {
+		t.Fatalf("frames written by the server (-want +got):\n%s", d)
+	}
+}
+
+// wsFrame is one frame as written by the server: FIN, opcode, payload.
+type wsFrame struct {
+	fin     bool
+	op      byte
+	payload []byte
+}
+
+// frameRecorder keeps every byte the server wrote on its connections.
+type frameRecorder struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// frames parses what the server wrote after its handshake response into
+// frames (RFC 6455 §5.2; a server's frames are not masked). An incomplete
+// frame at the end is left out.
+func (r *frameRecorder) frames(t *testing.T) []wsFrame {
+	t.Helper()
+	r.mu.Lock()
+	b := bytes.Clone(r.buf.Bytes())
+	r.mu.Unlock()
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		t.Fatalf("no handshake response in %q", b)
+	}
+	b = b[i+4:]
+	var out []wsFrame
+	for len(b) >= 2 {
+		f := wsFrame{fin: b[0]&0x80 != 0, op: b[0] & 0x0f}
+		if b[1]&0x80 != 0 {
+			t.Fatalf("the server masked a frame")
+		}
+		n, h := uint64(b[1]&0x7f), 2
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				return out
+			}
+			n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				return out
+			}
+			n, h = binary.BigEndian.Uint64(b[2:]), 10
+		}
+		if uint64(len(b)-h) < n {
+			return out
+		}
+		f.payload = b[h : h+int(n)]
+		out = append(out, f)
+		b = b[h+int(n):]
+	}
+	return out
+}
+
+type recListener struct {
+	net.Listener
+	rec *frameRecorder
+}
+
+func (l recListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return recConn{Conn: c, rec: l.rec}, nil
+}
+
+type recConn struct {
+	net.Conn
+	rec *frameRecorder
+}
+
+func (c recConn) Write(p []byte) (int, error) {
+	c.rec.mu.Lock()
+	c.rec.buf.Write(p)
+	c.rec.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// wsServerRec is wsServer with the bytes the server writes recorded. Use it
+// with one connection.
+func wsServerRec(t *testing.T, up *websocket.Upgrader, script func(t *testing.T, r *http.Request, c *websocket.Conn)) (string, *frameRecorder) {
+	t.Helper()
+	rec := new(frameRecorder)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		script(t, r, c)
+	}))
+	srv.Listener = recListener{Listener: srv.Listener, rec: rec}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/mqtt", rec
 }
 
 // TestWSPing checks that a ping from the server is answered with a pong
