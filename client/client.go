@@ -26,9 +26,11 @@ type Subscription = packet.Subscription
 // (session.Session) and the packet.Writer, and the dispatcher that runs
 // handlers and callbacks in order. The loop lives from Connect until the
 // client stops connecting (Disconnect, Close, a failed Connect, a loss
-// without AutoReconnect), across automatic reconnects; the dispatcher then
-// runs what is queued (OnConnectionLost, say) and ends too, unless Close
-// or Disconnect drops it. See the package documentation.
+// without AutoReconnect), across automatic reconnects. The dispatcher's
+// goroutine runs only while it has calls queued (an idle client runs two
+// goroutines); when the loop ends it runs what is queued (OnConnectionLost,
+// say) and ends too, unless Close or Disconnect drops it. See the package
+// documentation.
 type Client struct {
 	opts   Options
 	log    *slog.Logger
@@ -201,9 +203,8 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.disp != nil {
 		prev = c.disp.done
 	}
-	c.disp = newDispatcher(c.opts.MessageQueue, c.router, c.opts.DefaultHandler, c.opts.ManualAcks, c.log)
+	c.disp = newDispatcher(c.opts.MessageQueue, c, prev)
 	disp := c.disp
-	go disp.run(prev)
 	quit, loopDone := c.quit, c.loopDone
 	c.mu.Unlock()
 
@@ -482,8 +483,10 @@ func (c *Client) shutdown() {
 		c.log.Warn("mqtt: closing the persistence store", "err", err)
 	}
 	c.own.store = nil
-	if c.disp != nil {
-		c.disp.stop()
+	if d := c.disp; d != nil {
+		c.mu.Unlock() // the dispatcher's lock is never taken inside mu
+		d.stop()
+		c.mu.Lock()
 	}
 }
 
@@ -508,6 +511,20 @@ func (c *Client) post(r request) {
 		return
 	}
 	c.postLocked(r)
+}
+
+// postAcks hands a batch of acks from the dispatcher to the loop with one
+// wake-up; without a loop they are dropped (the server sends the messages
+// again).
+func (c *Client) postAcks(acks []session.AckID) {
+	if len(acks) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running {
+		c.postLocked(request{kind: reqAck, acks: acks})
+	}
 }
 
 func (c *Client) postLocked(r request) {

@@ -3,27 +3,61 @@ package client
 import (
 	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/linnet-mqtt/linnet/session"
 )
 
 // dispatcher runs message handlers and callbacks, one at a time, in the
-// order the loop queued them, on its own goroutine: the only goroutine
-// that calls user code. Its queue is bounded (Options.MessageQueue); when
-// it is full the loop stops reading from the server, which pushes back on
-// the server through TCP, while acks of earlier messages and PINGREQs still
-// go out.
+// order the loop queued them: the only code that calls user code. Its
+// goroutine exists only while there is something to run: push starts it
+// when the queue was idle, and it ends when the queue is empty, so an idle
+// connection does not pay for it (a goroutine that comes and goes; never
+// two at once, so calls stay in order and never overlap).
+//
+// The queue is a slice that grows while used and is dropped when it
+// empties. It is bounded (Options.MessageQueue events waiting, besides the
+// one running): when it is full push refuses and the loop keeps the event,
+// stops reading from the server (which pushes back on the server through
+// TCP) and waits on room, while acks of earlier messages and PINGREQs
+// still go out.
+//
+// Acks of messages whose handler returned are batched: they go to the loop
+// together when the queue empties, when ackBatch of them wait, or at the
+// latest ackDelay after the oldest, so that a handler that blocks never
+// holds back the acks of the messages before it for longer than that.
 type dispatcher struct {
-	ch       chan event
-	quit     chan struct{} // closed by stop: end now, drop the queue
-	drain    chan struct{} // closed by the loop when it ends: run the queue, then end
-	done     chan struct{} // closed when run returns
-	stopOnce sync.Once
-	tailMu   sync.Mutex
-	tail     []event // events the loop could not queue before it ended
-	router   *router
-	def      Handler
-	manual   bool
-	log      *slog.Logger
+	size   int
+	room   chan struct{} // capacity 1: push refused and an event was taken since
+	done   chan struct{} // closed when the dispatcher is finished for good
+	client *Client
+	router *router
+	def    Handler
+	manual bool
+	log    *slog.Logger
+
+	// mu guards the fields below it.
+	mu       sync.Mutex
+	q        []event // waiting events are q[head:]
+	head     int
+	running  bool            // a goroutine is running (or about to)
+	prev     <-chan struct{} // the dispatcher before this one; nil once it is done
+	ending   bool            // the loop ended: run what is queued, then finish
+	stopped  bool            // stop: drop the queue, finish after the running call
+	full     bool            // push refused since the last event was taken
+	finished bool            // done is closed
+	acks     []session.AckID // acks not handed to the loop yet
+	ackTimer *time.Timer     // hands acks over ackDelay after the oldest
+	ackArmed bool
 }
+
+// ackBatch is how many acks the dispatcher collects before it hands them to
+// the loop even though more messages are queued; ackDelay bounds how long
+// an ack waits for the handlers after it.
+const (
+	ackBatch = 32
+	ackDelay = time.Millisecond
+)
 
 // event is one call for the dispatcher: a message to route, or a callback.
 type event struct {
@@ -31,65 +65,191 @@ type event struct {
 	cb  func()
 }
 
-func newDispatcher(size int, r *router, def Handler, manual bool, log *slog.Logger) *dispatcher {
-	return &dispatcher{ch: make(chan event, size), quit: make(chan struct{}), drain: make(chan struct{}),
-		done: make(chan struct{}), router: r, def: def, manual: manual, log: log}
+// newDispatcher returns the dispatcher of one Connect. prev is the done
+// channel of the dispatcher before it (nil for the first): this one runs
+// nothing until that one is finished, so that callbacks stay in order and
+// never run at the same time, even when a handler calls Connect.
+func newDispatcher(size int, c *Client, prev <-chan struct{}) *dispatcher {
+	return &dispatcher{size: size, room: make(chan struct{}, 1), done: make(chan struct{}),
+		client: c, router: c.router, def: c.opts.DefaultHandler, manual: c.opts.ManualAcks,
+		log: c.log, prev: prev}
 }
 
-// run calls handlers and callbacks until stop, or until the loop has ended
-// and the queue is empty. A dispatcher of a later Connect starts only when
-// the one before it (prev, nil for the first) is done, so that callbacks
-// stay in order and never run at the same time, even when a handler calls
-// Connect.
-func (d *dispatcher) run(prev <-chan struct{}) {
-	defer close(d.done)
+// push queues ev and reports whether there was room. Only the loop calls
+// it, and only for its oldest held-back event.
+func (d *dispatcher) push(ev event) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return true // dropped, as Close says
+	}
+	if len(d.q)-d.head >= d.size {
+		d.full = true
+		return false
+	}
+	d.q = append(d.q, ev)
+	d.startLocked()
+	return true
+}
+
+// pushSome queues the leading events of evs that fit and returns how many.
+func (d *dispatcher) pushSome(evs []event) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return len(evs)
+	}
+	n := min(max(d.size-(len(d.q)-d.head), 0), len(evs))
+	if n < len(evs) {
+		d.full = true
+	}
+	if n > 0 {
+		d.q = append(d.q, evs[:n]...)
+		d.startLocked()
+	}
+	return n
+}
+
+// finish is called once, by the loop as it ends: evs (events that found no
+// room) are queued beyond the bound, the queue is run, and then the
+// dispatcher is done.
+func (d *dispatcher) finish(evs []event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ending = true
+	if !d.stopped {
+		d.q = append(d.q, evs...)
+	}
+	if len(d.q) > d.head {
+		d.startLocked()
+	} else if !d.running {
+		d.finishLocked()
+	}
+}
+
+// stop makes the dispatcher end after the call it is running, dropping
+// what is queued. It does not wait: it may be called from a handler.
+func (d *dispatcher) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	clear(d.q)
+	d.q, d.head = nil, 0
+	if !d.running && d.ending {
+		d.finishLocked()
+	}
+}
+
+func (d *dispatcher) startLocked() {
+	if !d.running {
+		d.running = true
+		go d.run()
+	}
+}
+
+func (d *dispatcher) finishLocked() {
+	if !d.finished {
+		d.finished = true
+		d.stopAckTimerLocked()
+		close(d.done)
+	}
+}
+
+// run calls handlers and callbacks until the queue is empty.
+func (d *dispatcher) run() {
+	d.mu.Lock()
+	prev := d.prev
+	d.mu.Unlock()
 	if prev != nil {
-		select {
-		case <-prev:
-		case <-d.quit:
-			return
-		}
+		<-prev
+		d.mu.Lock()
+		d.prev = nil
+		d.mu.Unlock()
 	}
 	var hs []Handler
+	var ack session.AckID // of the call before, to batch
 	for {
-		select {
-		case <-d.quit:
-			return
-		case ev := <-d.ch:
-			hs = d.call(ev, hs)
-		case <-d.drain:
-			for {
-				select {
-				case <-d.quit:
-					return
-				case ev := <-d.ch:
-					hs = d.call(ev, hs)
-					continue
-				default:
-				}
-				break
+		d.mu.Lock()
+		if ack != 0 {
+			d.acks = append(d.acks, ack)
+			ack = 0
+		}
+		if d.stopped || d.head == len(d.q) {
+			d.running = false
+			clear(d.q)
+			d.q, d.head = nil, 0 // an idle dispatcher holds no queue
+			acks := d.takeAcksLocked()
+			if d.stopped || d.ending {
+				d.finishLocked()
 			}
-			d.tailMu.Lock()
-			tail := d.tail
-			d.tail = nil
-			d.tailMu.Unlock()
-			for _, ev := range tail {
-				select {
-				case <-d.quit:
-					return
-				default:
-				}
-				hs = d.call(ev, hs)
-			}
+			d.mu.Unlock()
+			d.client.postAcks(acks)
 			return
 		}
+		ev := d.q[d.head]
+		d.q[d.head] = event{}
+		d.head++
+		if d.full {
+			d.full = false
+			select {
+			case d.room <- struct{}{}:
+			default:
+			}
+		}
+		var acks []session.AckID
+		if len(d.acks) >= ackBatch {
+			acks = d.takeAcksLocked()
+		} else if len(d.acks) > 0 && !d.ackArmed {
+			d.armAckTimerLocked()
+		}
+		d.mu.Unlock()
+		d.client.postAcks(acks)
+		hs, ack = d.call(ev, hs)
 	}
 }
 
-func (d *dispatcher) call(ev event, hs []Handler) []Handler {
+func (d *dispatcher) takeAcksLocked() []session.AckID {
+	acks := d.acks
+	d.acks = nil
+	d.stopAckTimerLocked()
+	return acks
+}
+
+func (d *dispatcher) armAckTimerLocked() {
+	d.ackArmed = true
+	if d.ackTimer == nil {
+		d.ackTimer = time.AfterFunc(ackDelay, d.ackTimeout)
+		return
+	}
+	d.ackTimer.Reset(ackDelay)
+}
+
+func (d *dispatcher) stopAckTimerLocked() {
+	if d.ackArmed {
+		d.ackArmed = false
+		d.ackTimer.Stop()
+	}
+}
+
+// ackTimeout hands over the acks a running handler has held back for
+// ackDelay.
+func (d *dispatcher) ackTimeout() {
+	d.mu.Lock()
+	var acks []session.AckID
+	if d.ackArmed {
+		d.ackArmed = false
+		acks = d.acks
+		d.acks = nil
+	}
+	d.mu.Unlock()
+	d.client.postAcks(acks)
+}
+
+// call runs one event and returns the ack to send for it, if any.
+func (d *dispatcher) call(ev event, hs []Handler) ([]Handler, session.AckID) {
 	if ev.cb != nil {
 		ev.cb()
-		return hs
+		return hs, 0
 	}
 	hs = d.router.match(hs[:0], ev.msg.Topic)
 	switch {
@@ -104,13 +264,12 @@ func (d *dispatcher) call(ev event, hs []Handler) []Handler {
 	}
 	// Acknowledge once handled [MQTT-4.5.0-2], also when nobody took it;
 	// with ManualAcks the application does it, unless no handler could.
+	var ack session.AckID
 	if !d.manual || (len(hs) == 0 && d.def == nil) {
-		ev.msg.Ack()
+		if m := ev.msg; m.ackID != 0 && m.acked.CompareAndSwap(false, true) {
+			ack = m.ackID
+		}
 	}
 	clear(hs)
-	return hs
+	return hs, ack
 }
-
-// stop makes the dispatcher end after the call it is running, dropping
-// what is queued. It does not wait: it may be called from a handler.
-func (d *dispatcher) stop() { d.stopOnce.Do(func() { close(d.quit) }) }

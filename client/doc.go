@@ -52,6 +52,9 @@
 // runs three goroutines: the reader of the connection, the loop that owns
 // the protocol state and writes to the network (batching writes), and the
 // dispatcher that calls handlers and callbacks one at a time, in order.
+// The dispatcher's goroutine exists only while calls are queued: it starts
+// when a message or callback arrives and ends when its queue is empty, so
+// an idle connected client runs two goroutines.
 // Handlers never run on the reader or the loop, so a slow handler cannot
 // delay keep-alive or acks: it fills the dispatcher's bounded queue
 // (Options.MessageQueue), and then the client stops reading from the
@@ -65,7 +68,10 @@
 // disconnected client runs no goroutine.
 //
 // Acks of inbound QoS 1 and 2 messages are sent when the handler returns
-// (or at Message.Ack with ManualAcks), always in arrival order. Close and
+// (or at Message.Ack with ManualAcks), always in arrival order. The
+// dispatcher hands the acks of a burst of messages to the loop together:
+// when its queue empties, every 32 messages, and at the latest 1 ms after
+// a handler returned while later handlers still run. Close and
 // Disconnect may be called from a handler; they do not wait for the
 // dispatcher, which ends after the call it is running.
 //

@@ -35,7 +35,8 @@ type request struct {
 	subs    []Subscription
 	filters []string
 	reply   chan opResult
-	ack     session.AckID
+	ack     session.AckID   // reqAck: one ack (Message.Ack)
+	acks    []session.AckID // reqAck: a batch from the dispatcher
 	ctx     context.Context
 	done    chan struct{} // reqDisconnect, reqCancel: closed when handled
 	err     error         // reqCancel: the cause the token fails with
@@ -318,9 +319,9 @@ func (l *loop) wait(d time.Duration, ctxDone <-chan struct{}) bool {
 	l.timer.Reset(d)
 	defer l.timer.Stop()
 	for {
-		var dispCh chan event
+		var room chan struct{}
 		if len(l.events) > 0 {
-			dispCh = l.disp.ch
+			room = l.disp.room
 		}
 		select {
 		case <-l.timer.C:
@@ -336,17 +337,21 @@ func (l *loop) wait(d time.Duration, ctxDone <-chan struct{}) bool {
 				l.disc = nil
 				return false
 			}
-		case dispCh <- l.first():
-			l.events = l.events[1:]
+		case <-room:
+			l.pushEvents()
 		}
 	}
 }
 
-func (l *loop) first() event {
+// pushEvents moves the events held back to the dispatcher, as far as its
+// queue has room.
+func (l *loop) pushEvents() {
+	n := l.disp.pushSome(l.events)
+	clear(l.events[:n])
+	l.events = l.events[n:]
 	if len(l.events) == 0 {
-		return event{}
+		l.events = nil
 	}
-	return l.events[0]
 }
 
 func (l *loop) quitting() bool {
@@ -372,12 +377,6 @@ func (l *loop) exit() {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	// Events that found no room in the queue go to the dispatcher's tail,
-	// which it runs after the queue (a closing client drops both).
-	l.disp.tailMu.Lock()
-	l.disp.tail = append(l.disp.tail, l.events...)
-	l.disp.tailMu.Unlock()
-	l.events = nil
 	reqs := c.reqs
 	c.reqs = nil
 	for _, r := range reqs {
@@ -387,7 +386,14 @@ func (l *loop) exit() {
 		close(l.disc.done)
 		l.disc = nil
 	}
-	close(l.disp.drain) // the dispatcher runs what is queued, then ends
+	// Events that found no room in the queue go after it; the dispatcher
+	// runs what is queued, then ends (a closing client drops it all). Its
+	// lock is never taken inside mu.
+	evs := l.events
+	l.events = nil
+	c.mu.Unlock()
+	l.disp.finish(evs)
+	c.mu.Lock()
 }
 
 // offline handles a request while there is no connection.
@@ -401,7 +407,7 @@ func (l *loop) offline(r request, now time.Time) {
 		l.cancel(r.tok, r.err)
 		close(r.done)
 	case reqAck:
-		_ = l.own.sess.Ack(now, r.ack)
+		l.ack(r, now)
 	case reqDisconnect:
 		close(r.done)
 	}
@@ -648,9 +654,9 @@ func (l *loop) serve() error {
 		if l.cur == nil && len(l.events) == 0 {
 			in = l.rd.in // else: back-pressure, the dispatcher is full
 		}
-		var dispCh chan event
+		var room chan struct{}
 		if len(l.events) > 0 {
-			dispCh = l.disp.ch
+			room = l.disp.room
 		}
 		var discDone <-chan struct{}
 		if l.disc != nil {
@@ -681,17 +687,8 @@ func (l *loop) serve() error {
 				default:
 				}
 			}
-		case dispCh <- l.first():
-			l.events = l.events[1:]
-			for len(l.events) > 0 { // more room, perhaps
-				select {
-				case l.disp.ch <- l.events[0]:
-					l.events = l.events[1:]
-					continue
-				default:
-				}
-				break
-			}
+		case <-room:
+			l.pushEvents()
 		case <-l.timer.C:
 			deadline = time.Time{}
 			if err := l.tick(time.Now()); err != nil {
@@ -989,12 +986,8 @@ func (l *loop) forgetSub(filter string) {
 
 // emit queues an event for the dispatcher without ever blocking the loop.
 func (l *loop) emit(ev event) {
-	if len(l.events) == 0 {
-		select {
-		case l.disp.ch <- ev:
-			return
-		default:
-		}
+	if len(l.events) == 0 && l.disp.push(ev) {
+		return
 	}
 	l.events = append(l.events, ev)
 }
@@ -1032,9 +1025,7 @@ func (l *loop) handleRequests(now time.Time) {
 			l.cancel(r.tok, r.err)
 			close(r.done)
 		case reqAck:
-			if err := l.own.sess.Ack(now, r.ack); err != nil {
-				c.log.Warn("mqtt: acknowledging", "err", err)
-			}
+			l.ack(r, now)
 		case reqTick:
 			if l.conn != nil {
 				if err := l.tick(now); err != nil {
@@ -1052,6 +1043,20 @@ func (l *loop) handleRequests(now time.Time) {
 				default:
 				}
 			})
+		}
+	}
+}
+
+// ack hands the session the acks of a reqAck.
+func (l *loop) ack(r request, now time.Time) {
+	if r.ack != 0 {
+		if err := l.own.sess.Ack(now, r.ack); err != nil {
+			l.c.log.Warn("mqtt: acknowledging", "err", err)
+		}
+	}
+	for _, id := range r.acks {
+		if err := l.own.sess.Ack(now, id); err != nil {
+			l.c.log.Warn("mqtt: acknowledging", "err", err)
 		}
 	}
 }
