@@ -511,46 +511,101 @@ func TestWSHeaderChecks(t *testing.T) {
 	}
 }
 
-// TestWSProxy checks ws through an HTTP CONNECT proxy with credentials.
-func TestWSProxy(t *testing.T) {
-	b := testbroker.StartMochi(t, testbroker.MochiConfig{})
+// connectProxy runs an HTTP CONNECT proxy on 127.0.0.1 until the test
+// ends. It tunnels "CONNECT <target>" to routes[target] when the request
+// carries Proxy-Authorization auth, and answers 407 or 502 otherwise. Each
+// CONNECT target it received is sent on the returned channel (buffered).
+func connectProxy(t *testing.T, routes map[string]string, auth string) (*url.URL, <-chan string) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
+	targets := make(chan string, 16)
+	var wg sync.WaitGroup
+	serve := func(c net.Conn) {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		tp := textproto.NewReader(br)
-		line, _ := tp.ReadLine()
-		h, _ := tp.ReadMIMEHeader()
-		if line != "CONNECT "+b.WSAddr+" HTTP/1.1" || h.Get("Proxy-Authorization") != "Basic dTpw" {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		h, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return
+		}
+		method, rest, _ := strings.Cut(line, " ")
+		target, proto, _ := strings.Cut(rest, " ")
+		if method != "CONNECT" || proto != "HTTP/1.1" || h.Get("Host") != target {
+			fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		targets <- target
+		if h.Get("Proxy-Authorization") != auth {
 			fmt.Fprintf(c, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
 			return
 		}
-		up, err := net.Dial("tcp", b.WSAddr)
+		addr, ok := routes[target]
+		if !ok {
+			fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		up, err := net.Dial("tcp", addr)
 		if err != nil {
+			fmt.Fprintf(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 			return
 		}
 		defer up.Close()
 		fmt.Fprintf(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-		go func() { _, _ = io.Copy(up, br); _ = up.(*net.TCPConn).CloseWrite() }()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(up, br)
+			_ = up.(*net.TCPConn).CloseWrite()
+		}()
 		_, _ = io.Copy(c, up)
+		_ = c.Close() // ends the other direction too
+		<-done
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); serve(c) }()
+		}
 	}()
-	t.Cleanup(func() { _ = l.Close(); <-done })
-	proxy := &url.URL{Scheme: "http", User: url.UserPassword("u", "p"), Host: l.Addr().String()}
+	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
+	return &url.URL{Scheme: "http", Host: l.Addr().String()}, targets
+}
+
+// TestWSProxy checks ws through an HTTP CONNECT proxy with credentials, and
+// that wrong credentials are a proxy HandshakeError.
+func TestWSProxy(t *testing.T) {
+	b := testbroker.StartMochi(t, testbroker.MochiConfig{})
+	proxy, targets := connectProxy(t, map[string]string{b.WSAddr: b.WSAddr}, "Basic dTpw") // u:p
+	proxy.User = url.UserPassword("u", "p")
 	c, err := transport.Dial(ctxT(t), b.URI("ws"), transport.WithProxy(func(*transport.URI) (*url.URL, error) { return proxy, nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	testbroker.Handshake(t, c, "lnt-proxy")
 	c.Close()
+	if got := <-targets; got != b.WSAddr {
+		t.Errorf("CONNECT %s, want %s", got, b.WSAddr)
+	}
+
+	proxy.User = url.UserPassword("u", "wrong")
+	_, err = transport.Dial(ctxT(t), b.URI("ws"), transport.WithProxy(func(*transport.URI) (*url.URL, error) { return proxy, nil }))
+	var he *transport.HandshakeError
+	if !errors.As(err, &he) || !he.Proxy || he.StatusCode != 407 {
+		t.Fatalf("Dial with wrong proxy credentials = %v, want a proxy HandshakeError 407", err)
+	}
 }
 
 // TestWSProxyRefused checks that a proxy's refusal is a HandshakeError
