@@ -8,7 +8,8 @@ import (
 
 // bufferPlaceholderID is the packet identifier written into sb- records of
 // QoS 1 and 2 messages, because the encoding requires one. It means
-// nothing: a buffered message gets its real identifier when it is sent.
+// nothing: a queued message gets its real identifier when it is admitted to
+// the in-flight window.
 const bufferPlaceholderID = 1
 
 // bufferPublish puts a message published while disconnected into the
@@ -32,27 +33,41 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 	r := s.newOut(kindPublish)
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
 	r.st = stBuffered
-	if s.opts.Buffer.Persist {
-		seq := s.nextSeq
-		p := r.pub
-		if p.QoS != packet.QoS0 {
-			p.PacketID = bufferPlaceholderID
-		}
-		b, err := p.Append(s.enc[:0])
-		if err == nil {
-			s.enc = b
-			err = s.store.Put(bufKey(seq), b)
-		}
-		if err != nil {
+	if msg.QoS != packet.QoS0 || s.opts.Buffer.Persist {
+		if err := s.persistQueued(r); err != nil {
 			s.nextMsgID--
 			s.freeOut(r)
-			return 0, fmt.Errorf("session: persisting a buffered message: %w", err)
+			return 0, err
 		}
-		s.nextSeq++
-		r.bufSeq = seq
 	}
 	s.buffer.PushBack(r)
 	return r.id, nil
+}
+
+// persistQueued writes a message that has no packet identifier yet (offline
+// buffered, or waiting for room in the in-flight window) under sb-<seq>,
+// seq counting up across restarts, and records seq in r.bufSeq. Every QoS 1
+// and 2 message takes this step before Publish returns, so an accepted
+// message survives a crash of the process; a QoS 0 message only with
+// BufferOptions.Persist. When the message is admitted, admit writes s-<id>
+// carrying seq and then removes sb-<seq> (see admit and restore).
+func (s *Session) persistQueued(r *outRecord) error {
+	seq := s.nextSeq
+	p := r.pub
+	if p.QoS != packet.QoS0 {
+		p.PacketID = bufferPlaceholderID
+	}
+	b, err := p.Append(s.enc[:0])
+	if err == nil {
+		s.enc = b
+		err = s.store.Put(bufKey(seq), b)
+	}
+	if err != nil {
+		return fmt.Errorf("session: persisting a queued message: %w", err)
+	}
+	s.nextSeq++
+	r.bufSeq = seq
+	return nil
 }
 
 // Outstanding describes a message the session holds, for a client that

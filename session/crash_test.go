@@ -1,6 +1,8 @@
 package session
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -163,4 +165,88 @@ func TestCrashOfflineBuffer(t *testing.T) {
 		{at: 3, do: connack(false, false), want: []string{"> PUBLISH q1 id=1 dup=0 t a", "> PUBLISH q2 id=2 dup=0 t b"}},
 	})
 	require.Equal(t, []string{"s-1", "s-2"}, c.storeKeys())
+}
+
+// TestCrashWaitingForWindow checks [MQTT-4.4.0-1] with the file store: QoS
+// 1 and 2 messages that Publish accepted while the in-flight window was full
+// are on disk (sb-<seq>) before Publish returns, and after a crash they are
+// sent, in order, behind the re-sent in-flight message.
+func TestCrashWaitingForWindow(t *testing.T) {
+	c := newCrashHarness(t, Options{MaxInflight: 1})
+	runSteps(t, c.harness, []step{
+		{at: 0, do: connack(false, false)},
+		{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
+		{at: 2, do: publish(2, "b")},
+		{at: 3, do: publish(1, "c")},
+	})
+	require.Equal(t, []string{"s-1", "sb-1", "sb-2"}, c.storeKeys())
+	c.crashAndRestart(t)
+	runSteps(t, c.harness, []step{
+		{at: 4, do: connack(true, false), want: []string{"> PUBLISH q1 id=1 dup=1 t a"}},
+		{at: 5, do: recv(&packet.Puback{PacketID: 1}), want: []string{"! done 1", "> PUBLISH q2 id=1 dup=0 t b"}},
+		{at: 6, do: recv(&packet.Pubrec{PacketID: 1}), want: []string{"> PUBREL 1"}},
+		{at: 7, do: recv(&packet.Pubcomp{PacketID: 1}), want: []string{"! done 2", "> PUBLISH q1 id=2 dup=0 t c"}},
+		{at: 8, do: recv(&packet.Puback{PacketID: 2}), want: []string{"! done 3"}},
+	})
+	require.Empty(t, c.storeKeys())
+}
+
+// failRemoveStore refuses to remove one key, leaving the store as a crash
+// right before that Remove would.
+type failRemoveStore struct {
+	store.Persistence
+	key string
+}
+
+func (f failRemoveStore) Remove(k string) error {
+	if k == f.key {
+		return errors.New("the process died here")
+	}
+	return f.Persistence.Remove(k)
+}
+
+// TestCrashBetweenAdmitAndQueuedRemove checks [MQTT-4.4.0-1] and
+// [MQTT-4.3.3-1] in the window between admit writing s-<id> and removing
+// sb-<seq> of a message that waited: both records are on disk after the
+// crash, and restore keeps only the s- record (which carries the sequence),
+// so the message is re-sent once, with its identifier and DUP=1, and not a
+// second time under a new identifier.
+func TestCrashBetweenAdmitAndQueuedRemove(t *testing.T) {
+	for _, qos := range []packet.QoS{1, 2} {
+		t.Run(fmt.Sprintf("qos=%d", qos), func(t *testing.T) {
+			c := newCrashHarness(t, Options{MaxInflight: 1})
+			c.s.store = failRemoveStore{Persistence: c.st, key: "sb-1"}
+			runSteps(t, c.harness, []step{
+				{at: 0, do: connack(false, false)},
+				{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
+				{at: 2, do: publish(qos, "b")},
+				{at: 3, do: recv(&packet.Puback{PacketID: 1}), want: []string{"! done 1", fmt.Sprintf("> PUBLISH q%d id=2 dup=0 t b", qos)}},
+			})
+			require.Equal(t, []string{"sb-1", "s-2"}, c.storeKeys(), "both copies are on disk")
+			c.crashAndRestart(t)
+			require.Equal(t, 1, c.s.InFlight())
+			require.Zero(t, c.s.Buffered(), "the queued copy is dropped")
+			require.Equal(t, []string{"s-2"}, c.storeKeys())
+			ack := recv(&packet.Puback{PacketID: 2})
+			if qos == 2 {
+				ack = recv(&packet.Pubrec{PacketID: 2})
+			}
+			want := "! done 2" // MsgID 1 went to the dropped queued copy
+			if qos == 2 {
+				want = "> PUBREL 2"
+			}
+			runSteps(t, c.harness, []step{
+				{at: 4, do: connack(true, false), want: []string{fmt.Sprintf("> PUBLISH q%d id=2 dup=1 t b", qos)}},
+				{at: 5, do: ack, want: []string{want}},
+			})
+			// A new message queued after the restart must not reuse sequence 1:
+			// the s-2 record would make restore drop it.
+			if qos == 1 {
+				return
+			}
+			_, err := c.s.Publish(at(6), Message{Topic: "t", Payload: []byte("c"), QoS: 1})
+			require.NoError(t, err)
+			require.Equal(t, []string{"sc-2", "sb-2"}, c.storeKeys())
+		})
+	}
 }

@@ -39,17 +39,28 @@
 // or 2 PUBLISH (written before NextToSend can return it), sc-<id> for the
 // PUBREL after PUBREC (written before the s- record is removed), r-<id> for
 // an inbound QoS 2 PUBLISH (written before PUBREC), and sb-<seq> for an
-// offline-buffered message with BufferOptions.Persist, seq counting up from
-// 1 across restarts.
+// accepted message that holds no packet identifier yet, seq counting up from
+// 1 across restarts. Every QoS 1 and 2 message is durable before Publish
+// returns: it has an s- record when it was admitted to the in-flight window
+// at once, an sb- record when it waits for room in the window or sits in the
+// offline buffer. A QoS 0 message gets an sb- record only in an offline
+// buffer with BufferOptions.Persist. When a queued message is admitted, its
+// s- record carries seq (8 bytes, big-endian, after the PUBLISH) and is
+// written before the sb- record is removed. A message admitted at once costs
+// one Put and one Remove; only messages that wait pay the second pair.
 //
 // New restores what the store holds, in the store's insertion order (not
 // identifier order, so the order survives wrap-around): s- records become
 // unacknowledged publishes (re-sent with DUP=1), sc- records PUBRELs to
 // re-send (an sc- replaces the s- of the same identifier; an sc- alone is
 // the normal state after PUBREC), r- records inbound messages waiting for
-// PUBREL, sb- records the offline buffer. Records that do not decode, or do
-// not belong under their key, are logged, removed and skipped. Outstanding
-// lists the restored messages so that the client can rebuild its tokens.
+// PUBREL, sb- records the offline buffer, in sequence order, behind
+// everything in flight. An sb- record whose seq an s- record carries (a
+// crash between writing the s- record and removing the sb- record) is
+// removed: the message is restored once, in flight. Records that do not
+// decode, or do not belong under their key, are logged, removed and skipped.
+// Outstanding lists the restored messages so that the client can rebuild
+// its tokens.
 //
 // On OnConnack without clean session, PUBRELs are re-sent first (in PUBREC
 // order), then the unacknowledged PUBLISHes (in publish order, DUP=1), then
@@ -105,10 +116,9 @@
 // message: a client that wants no loss uses ManualAcks and calls Ack after
 // its handler returns.
 //
-// Publishes waiting for room in the in-flight window, and offline-buffered
-// messages without BufferOptions.Persist, are held in memory only and are
-// lost (never completed) if the process dies. A crash between persisting a
-// buffered message's s- record and removing its sb- record sends it twice.
+// A QoS 0 message is held in memory only, unless it is in an offline buffer
+// with BufferOptions.Persist: a crash loses it, which QoS 0 allows. With a
+// store.Memory, nothing survives the process, whatever the records say.
 //
 // Inbound QoS 1 deliveries awaiting Ack when the connection drops are voided
 // (the server re-sends them); QoS 2 ones stay and complete through Ack.

@@ -20,7 +20,7 @@ import (
 type model struct {
 	t      testing.TB
 	rng    *rand.Rand
-	st     *store.Memory
+	st     *crashStore
 	opts   Options
 	s      *Session
 	now    time.Time
@@ -41,6 +41,38 @@ type model struct {
 	qos0      map[MsgID]bool   // MsgIDs of QoS 0 publishes: they may fail on a disconnect
 }
 
+// crashStore is a memory store that outlives the sessions over it, as a
+// file store outlives a process, and that can make the process die just
+// before one of its next writes: Put or Remove panics with errCrash before
+// it changes anything, and the model restarts from what the store holds.
+// That puts a crash between every two writes the session makes, in
+// particular between admit's s-<id> and the removal of sb-<seq>, and
+// between PUBREC's sc-<id> and the removal of s-<id>.
+type crashStore struct {
+	*store.Memory
+	countdown int // > 0: die before the countdown-th next write
+	crashes   int
+}
+
+var errCrash = errors.New("the process died")
+
+func (c *crashStore) write() {
+	if c.countdown == 0 {
+		return
+	}
+	c.countdown--
+	if c.countdown == 0 {
+		c.crashes++
+		panic(errCrash)
+	}
+}
+
+func (c *crashStore) Put(k string, b []byte) error { c.write(); return c.Memory.Put(k, b) }
+func (c *crashStore) Remove(k string) error        { c.write(); return c.Memory.Remove(k) }
+
+// alive disarms the crash.
+func (c *crashStore) alive() { c.countdown = 0 }
+
 type bmsg struct {
 	payload string
 	pubrecd bool
@@ -51,10 +83,11 @@ func newModel(t testing.TB, seed uint64, manual bool) *model {
 		published: map[string]packet.QoS{}, gotOut: map[string]int{}, brokerQ2: map[uint16]bool{},
 		bOut: map[uint16]*bmsg{}, sentIn: map[string]bool{}, delivered: map[string]int{},
 		mayRedo: map[string]bool{}, unacked: map[AckID]string{}}
-	m.st = store.NewMemory()
-	if err := m.st.Open("c", "u"); err != nil {
+	mem := store.NewMemory()
+	if err := mem.Open("c", "u"); err != nil {
 		t.Fatal(err)
 	}
+	m.st = &crashStore{Memory: mem}
 	m.opts = Options{Store: m.st, MaxInflight: 1 + m.rng.IntN(8), ManualAcks: manual,
 		Buffer: BufferOptions{Enabled: true, Persist: m.rng.IntN(2) == 0, Size: 1 << 20}}
 	m.restart()
@@ -67,18 +100,7 @@ func (m *model) fatalf(format string, args ...any) {
 }
 
 func (m *model) restart() {
-	if m.s != nil {
-		// Messages still waiting for the window, and buffered ones without
-		// Persist, live in memory only (documented): a crash loses them
-		// before they were ever confirmed.
-		for _, l := range []*outList{&m.s.waiting, &m.s.buffer} {
-			for r := l.head; r != nil; r = r.next {
-				if r.bufSeq == 0 {
-					delete(m.published, string(r.pub.Payload))
-				}
-			}
-		}
-	}
+	m.st.alive()
 	s, err := New(m.opts)
 	if err != nil {
 		m.fatalf("New: %v", err)
@@ -205,7 +227,18 @@ func (m *model) connect() {
 	}
 }
 
+// step runs one random operation. When the store makes the process die
+// in the middle of it, what the operation did in memory is lost, as are
+// events not yet taken, and the model restarts from the store.
 func (m *model) step() {
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errCrash {
+				panic(r)
+			}
+			m.restart()
+		}
+	}()
 	m.tick()
 	switch op := m.rng.IntN(100); {
 	case op < 25: // publish
@@ -270,10 +303,10 @@ func (m *model) step() {
 		m.flush() // what it answered goes to a broker that ignores it
 	case op < 88: // the application acks
 		for id := range m.unacked {
-			delete(m.unacked, id)
 			if err := m.s.Ack(m.now, id); err != nil {
 				m.fatalf("Ack: %v", err)
 			}
+			delete(m.unacked, id) // only now: a crash inside Ack may deliver it again
 			m.events()
 			break
 		}
@@ -285,8 +318,12 @@ func (m *model) step() {
 		} else {
 			m.connect()
 		}
-	case op < 96: // the process dies and restarts
-		m.restart()
+	case op < 96: // the process dies and restarts, now or before one of the next writes
+		if m.rng.IntN(2) == 0 {
+			m.restart()
+		} else {
+			m.st.countdown = 1 + m.rng.IntN(6)
+		}
 	default:
 		if !m.s.Connected() {
 			m.connect()
@@ -304,6 +341,7 @@ func (m *model) checkIDs() {
 
 // settle connects and runs everything to completion.
 func (m *model) settle() {
+	m.st.alive()
 	if !m.s.Connected() {
 		m.connect()
 	}
@@ -364,7 +402,9 @@ func runModel(t testing.TB, seed uint64, steps int, manual bool) {
 
 // TestSessionProperty checks, over random sequences of publishes, acks in
 // any order, duplicate and unknown acks, inbound QoS 2 messages with their
-// re-sends, disconnects and process restarts:
+// re-sends, disconnects and process restarts (also in the middle of an
+// operation, between any two writes to the store, which outlives the
+// process):
 //
 //   - [MQTT-2.3.1-2] and [MQTT-2.3.1-3]: identifiers in use equal the
 //     records holding them at every step, and all are free at the end;
@@ -372,8 +412,10 @@ func runModel(t testing.TB, seed uint64, steps int, manual bool) {
 //     after PUBREL, DUP re-sends keep their identifier);
 //   - [MQTT-4.3.3-2]: no inbound QoS 2 message is delivered twice, except
 //     after a crash between delivery and Ack (the documented window);
-//   - [MQTT-4.4.0-1]: no QoS 1 or 2 message is lost in either direction,
-//     and every MsgID completes exactly once, without error.
+//   - [MQTT-4.4.0-1]: no QoS 1 or 2 message is lost in either direction:
+//     every one Publish accepted reaches the broker, whether it was in
+//     flight, waiting for the window or in the offline buffer when the
+//     process died; and every MsgID completes exactly once, without error.
 func TestSessionProperty(t *testing.T) {
 	for seed := uint64(1); seed <= 40; seed++ {
 		for _, manual := range []bool{false, true} {

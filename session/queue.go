@@ -90,6 +90,29 @@ func (l *outList) Remove(r *outRecord) {
 	l.n--
 }
 
+// InsertAfter puts r, which is on no list, right after at, which is on l.
+func (l *outList) InsertAfter(at, r *outRecord) {
+	if at == nil {
+		r.list, r.prev, r.next = l, nil, l.head
+		if l.head == nil {
+			l.tail = r
+		} else {
+			l.head.prev = r
+		}
+		l.head = r
+		l.n++
+		return
+	}
+	r.list, r.prev, r.next = l, at, at.next
+	if at.next == nil {
+		l.tail = r
+	} else {
+		at.next.prev = r
+	}
+	at.next = r
+	l.n++
+}
+
 // PopFront removes and returns the first record, or nil.
 func (l *outList) PopFront() *outRecord {
 	r := l.head

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -50,7 +51,12 @@ var errBadRecord = errors.New("session: unusable record")
 // order, which is the order the records were first written in: that order,
 // not the packet identifiers, gives the re-send order, so it survives
 // identifier wrap-around.
+//
+// In-flight messages come first, then the queued ones (sb-), in sequence
+// order: a message was queued only behind everything in flight, and is
+// admitted to the window in sequence order.
 func (s *Session) restore() error {
+	s.restoredSeqs = nil
 	keys, err := s.store.Keys()
 	if err != nil {
 		return fmt.Errorf("session: listing the store: %w", err)
@@ -65,44 +71,51 @@ func (s *Session) restore() error {
 			}
 		}
 	}
+	s.dropAdmittedQueued()
 	if n := s.InFlight() + len(s.inbound) + s.buffer.Len(); n > 0 {
 		s.log.Info("session: restored", "inflight", s.InFlight(), "inbound", len(s.inbound), "buffered", s.buffer.Len())
 	}
 	return nil
 }
 
-func (s *Session) decodeRecord(k string) (packet.Packet, error) {
+// seqTrailerLen is the length of the trailer after the PUBLISH in the s-
+// record of a message that was queued (sb-<seq>) before it was admitted: the
+// sequence number, big-endian.
+const seqTrailerLen = 8
+
+func appendSeqTrailer(b []byte, seq uint64) []byte { return binary.BigEndian.AppendUint64(b, seq) }
+
+// decodeRecord reads the record under k and decodes its packet. trailer is
+// what follows the packet; only s- records may have one.
+func (s *Session) decodeRecord(k string) (p packet.Packet, trailer []byte, err error) {
 	data, err := s.store.Get(k)
 	if err != nil {
 		// store.ErrNotFound: gone meanwhile; store.ErrCorrupt: the store
 		// has quarantined it. Either way there is nothing to use.
-		return nil, fmt.Errorf("session: reading the record: %w", err)
+		return nil, nil, fmt.Errorf("session: reading the record: %w", err)
 	}
 	p, n, err := packet.Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+		return nil, nil, fmt.Errorf("%w: %w", errBadRecord, err)
 	}
-	if n != len(data) {
-		return nil, fmt.Errorf("%w: %d bytes after the packet", errBadRecord, len(data)-n)
-	}
-	return p, nil
+	return p, data[n:], nil
 }
 
 func (s *Session) restoreKey(k string) error {
 	if seq, ok := parseBufKey(k); ok {
-		p, err := s.decodeRecord(k)
+		p, trailer, err := s.decodeRecord(k)
 		if err != nil {
 			return err
 		}
 		pub, ok := p.(*packet.Publish)
-		if !ok {
-			return fmt.Errorf("%w: %v instead of PUBLISH", errBadRecord, p.Type())
+		if !ok || len(trailer) != 0 {
+			return fmt.Errorf("%w: %v does not belong under %s", errBadRecord, p, k)
 		}
 		r := s.newOut(kindPublish)
 		r.pub = *pub
 		r.pub.PacketID, r.pub.Dup = 0, false
 		r.st, r.bufSeq = stBuffered, seq
-		s.buffer.PushBack(r)
+		s.insertQueued(r)
 		s.nextSeq = max(s.nextSeq, seq+1)
 		return nil
 	}
@@ -110,15 +123,33 @@ func (s *Session) restoreKey(k string) error {
 	if !ok {
 		return errors.New("session: not a key of the session, left alone")
 	}
-	p, err := s.decodeRecord(k)
+	p, trailer, err := s.decodeRecord(k)
 	if err != nil {
 		return err
+	}
+	var seq uint64
+	switch {
+	case len(trailer) == 0:
+	case kind == keyS && len(trailer) == seqTrailerLen:
+		seq = binary.BigEndian.Uint64(trailer)
+		if seq == 0 {
+			return fmt.Errorf("%w: sequence 0 after the PUBLISH", errBadRecord)
+		}
+	default:
+		return fmt.Errorf("%w: %d bytes after the packet", errBadRecord, len(trailer))
 	}
 	switch kind {
 	case keyS:
 		pub, ok := p.(*packet.Publish)
 		if !ok || pub.QoS == packet.QoS0 || pub.PacketID != pid {
 			return fmt.Errorf("%w: %v does not belong under %s", errBadRecord, p, k)
+		}
+		if seq != 0 {
+			// It was queued as sb-<seq>: a crash right after this record was
+			// written may have left that record too. The sequence must not
+			// be handed out again while this record holds it.
+			s.restoredSeqs = append(s.restoredSeqs, seq)
+			s.nextSeq = max(s.nextSeq, seq+1)
 		}
 		if old := s.byPID[pid]; old != nil {
 			// An sc- record came first: it replaces this one.
@@ -168,4 +199,46 @@ func (s *Session) restoreKey(k string) error {
 		s.inbound[pid] = r
 	}
 	return nil
+}
+
+// insertQueued puts a restored queued message into the offline buffer in
+// sequence order. Stores list keys in insertion order, which is sequence
+// order already, so this appends; the walk only guards against a store that
+// does not keep that order.
+func (s *Session) insertQueued(r *outRecord) {
+	at := s.buffer.tail
+	for at != nil && at.bufSeq > r.bufSeq {
+		at = at.prev
+	}
+	if at == s.buffer.tail {
+		s.buffer.PushBack(r)
+		return
+	}
+	s.buffer.InsertAfter(at, r)
+}
+
+// dropAdmittedQueued removes the queued copies (sb-<seq>) of messages whose
+// s- record carries seq: a crash between admit writing s-<id> and removing
+// sb-<seq> leaves both, and the s- record is the one that counts (it may
+// have been sent with its identifier).
+func (s *Session) dropAdmittedQueued() {
+	if len(s.restoredSeqs) == 0 {
+		return
+	}
+	admitted := make(map[uint64]bool, len(s.restoredSeqs))
+	for _, seq := range s.restoredSeqs {
+		admitted[seq] = true
+	}
+	s.restoredSeqs = nil
+	for r := s.buffer.head; r != nil; {
+		next := r.next
+		if admitted[r.bufSeq] {
+			s.log.Info("session: a queued message was admitted before the crash; keeping its PUBLISH record", "key", bufKey(r.bufSeq))
+			if err := s.store.Remove(bufKey(r.bufSeq)); err != nil {
+				s.log.Error("session: removing an admitted queued record", "key", bufKey(r.bufSeq), "err", err)
+			}
+			s.freeOut(r)
+		}
+		r = next
+	}
 }

@@ -80,8 +80,10 @@ type BufferOptions struct {
 	// with ErrBufferDropped) to take the new one; otherwise Publish fails
 	// with ErrBufferFull.
 	DropOldest bool
-	// Persist writes each buffered message to the store under sb-<seq>
-	// before Publish returns, so the backlog survives a restart.
+	// Persist writes buffered QoS 0 messages to the store under sb-<seq>
+	// before Publish returns, so that they too survive a restart. QoS 1 and
+	// 2 messages are written there with or without it: an accepted QoS 1
+	// or 2 message is always durable.
 	Persist bool
 }
 
@@ -241,6 +243,8 @@ type Session struct {
 	inbound   map[uint16]*inRecord
 	nextMsgID MsgID
 	nextSeq   uint64 // next sb- sequence number
+
+	restoredSeqs []uint64 // during restore: sequences carried by s- records
 
 	waiting     outList // publishes waiting for the window, in order
 	waitingCtl  outList // subscribes and unsubscribes waiting for an identifier
@@ -432,12 +436,17 @@ func (s *Session) InboundPending() int { return len(s.inbound) }
 //
 // While connected: a QoS 0 message is queued to be handed out; a QoS 1 or 2
 // message gets a packet identifier, is persisted under s-<id> and queued, or,
-// when the in-flight window is full, waits (in memory) until an
-// acknowledgement makes room. It never fails because the window is full.
+// when the in-flight window is full, is persisted under sb-<seq> and waits
+// until an acknowledgement makes room. It never fails because the window is
+// full.
 //
 // While disconnected the message goes to the offline buffer (persisted
-// under sb-<seq> with BufferOptions.Persist), or Publish fails with
-// ErrNotConnected when there is none and ErrBufferFull when it is full.
+// under sb-<seq> when it is QoS 1 or 2, or with BufferOptions.Persist), or
+// Publish fails with ErrNotConnected when there is none and ErrBufferFull
+// when it is full.
+//
+// So a QoS 1 or 2 message is in the store before Publish returns without
+// error, and a durable store keeps it across a crash of the process.
 //
 // The session keeps msg.Payload without copying it: do not modify it until
 // the message completes. Errors: ErrInvalidMessage (wrapping the packet
@@ -468,6 +477,13 @@ func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
 		}
 		return r.id, nil
 	}
+	// The window is full: the message waits, durably, so that accepting it
+	// means it survives a crash. Only a message that waits pays the write.
+	if err := s.persistQueued(r); err != nil {
+		s.nextMsgID--
+		s.freeOut(r)
+		return 0, err
+	}
 	r.st = stWaiting
 	s.waiting.PushBack(r)
 	return r.id, nil
@@ -486,16 +502,23 @@ func (s *Session) admit(r *outRecord) error {
 		s.ids.Free(pid)
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 	}
+	if r.bufSeq != 0 {
+		// A queued message carries the sequence of its sb- record in its s-
+		// record, so that restore can tell the two copies apart.
+		b = appendSeqTrailer(b, r.bufSeq)
+	}
 	s.enc = b
 	if err := s.store.Put(s.key(keyS, pid), b); err != nil { // persisted before it is handed out
 		s.ids.Free(pid)
 		return fmt.Errorf("session: persisting PUBLISH %d: %w", pid, err)
 	}
 	if r.bufSeq != 0 {
-		// Now that s-<id> holds it, the buffered copy goes. A crash between
-		// the two leaves both: the message is sent twice, never lost.
+		// Now that s-<id> holds it, the queued copy goes. A crash between
+		// the two leaves both; restore keeps the s- record and removes the
+		// sb- record whose sequence it carries: nothing lost, nothing sent
+		// twice.
 		if err := s.store.Remove(bufKey(r.bufSeq)); err != nil {
-			s.log.Error("session: removing buffered record", "key", bufKey(r.bufSeq), "err", err)
+			s.log.Error("session: removing queued record", "key", bufKey(r.bufSeq), "err", err)
 		}
 		r.bufSeq = 0
 	}
@@ -599,6 +622,13 @@ func (s *Session) promote() {
 		s.waiting.Remove(r)
 		if err := s.admit(r); err != nil {
 			s.log.Error("session: admitting a waiting publish", "id", r.id, "err", err)
+			if r.bufSeq != 0 {
+				// It completes with the error: it must not come back after a
+				// restart.
+				if err := s.store.Remove(bufKey(r.bufSeq)); err != nil {
+					s.log.Error("session: removing queued record", "key", bufKey(r.bufSeq), "err", err)
+				}
+			}
 			s.complete(r, err, nil)
 		}
 	}

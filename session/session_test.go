@@ -155,7 +155,8 @@ func TestManualAcksInOrder(t *testing.T) {
 // TestInflightWindowQueues checks that a full in-flight window queues
 // publishes instead of failing, admits them in order as acks make room, and
 // that each gets its identifier (and s- record) only when it is admitted
-// [MQTT-2.3.1-2].
+// [MQTT-2.3.1-2]; until then it is held under sb-<seq>, which goes when
+// s-<id> is written.
 func TestInflightWindowQueues(t *testing.T) {
 	h := newHarness(t, Options{MaxInflight: 2})
 	runSteps(t, h, []step{
@@ -166,10 +167,14 @@ func TestInflightWindowQueues(t *testing.T) {
 		{at: 4, do: publish(0, "d"), want: []string{"> PUBLISH q0 id=0 dup=0 t d", "! done 4"}},
 		{at: 5, do: func(h *harness, now time.Time) error {
 			require.Equal(t, 1, h.s.Waiting())
-			require.Equal(t, []string{"s-1", "s-2"}, h.storeKeys())
+			require.Equal(t, []string{"s-1", "s-2", "sb-1"}, h.storeKeys())
 			return recv(&packet.Pubrec{PacketID: 2})(h, now)
 		}, want: []string{"> PUBREL 2"}},
 		{at: 6, do: recv(&packet.Puback{PacketID: 1}), want: []string{"! done 1", "> PUBLISH q1 id=3 dup=0 t c"}},
+		{at: 6, do: func(h *harness, now time.Time) error {
+			require.Equal(t, []string{"sc-2", "s-3"}, h.storeKeys())
+			return nil
+		}},
 		{at: 7, do: recv(&packet.Pubcomp{PacketID: 2}), want: []string{"! done 2"}},
 		{at: 8, do: recv(&packet.Puback{PacketID: 3}), want: []string{"! done 3"}},
 	})
