@@ -27,6 +27,11 @@ type MosquittoConfig struct {
 	RequireCertificate bool
 	// WebSockets adds a WebSocket listener (WSPort).
 	WebSockets bool
+	// SecureWebSockets adds a WebSocket listener over TLS (WSSPort) using
+	// Certs.
+	SecureWebSockets bool
+	// Unix adds a listener on a Unix socket (UnixPath).
+	Unix bool
 	// Persistence keeps sessions and messages in a file in the broker's
 	// directory across Restart.
 	Persistence bool
@@ -42,6 +47,9 @@ type Mosquitto struct {
 	Port    int // plain TCP listener
 	TLSPort int // TLS listener, 0 without MosquittoConfig.TLS
 	WSPort  int // WebSocket listener, 0 without MosquittoConfig.WebSockets
+	WSSPort int // WebSocket over TLS listener, 0 without MosquittoConfig.SecureWebSockets
+	// UnixPath is the Unix socket, "" without MosquittoConfig.Unix.
+	UnixPath string
 	Certs   *testcert.Set
 	Dir     string // holds the configuration, the persistence file and the log
 
@@ -62,6 +70,12 @@ func (m *Mosquitto) TLSURI() string { return "ssl://127.0.0.1:" + strconv.Itoa(m
 
 // WSURI returns ws://127.0.0.1:<WSPort>/mqtt.
 func (m *Mosquitto) WSURI() string { return "ws://127.0.0.1:" + strconv.Itoa(m.WSPort) + "/mqtt" }
+
+// WSSURI returns wss://127.0.0.1:<WSSPort>/mqtt.
+func (m *Mosquitto) WSSURI() string { return "wss://127.0.0.1:" + strconv.Itoa(m.WSSPort) + "/mqtt" }
+
+// UnixURI returns unix://<UnixPath>.
+func (m *Mosquitto) UnixURI() string { return "unix://" + m.UnixPath }
 
 // MosquittoPath returns the path of the mosquitto binary, looking on PATH
 // and then in /usr/sbin and /usr/local/sbin.
@@ -96,7 +110,7 @@ func RequireMosquitto(t testing.TB) string {
 func StartMosquitto(t testing.TB, cfg MosquittoConfig) *Mosquitto {
 	t.Helper()
 	bin := RequireMosquitto(t)
-	if cfg.TLS && cfg.Certs == nil {
+	if (cfg.TLS || cfg.SecureWebSockets) && cfg.Certs == nil {
 		cfg.Certs = testcert.New(t)
 	}
 	m := &Mosquitto{t: t, bin: bin, Dir: t.TempDir(), Certs: cfg.Certs}
@@ -109,6 +123,19 @@ func StartMosquitto(t testing.TB, cfg MosquittoConfig) *Mosquitto {
 		}
 		if cfg.WebSockets {
 			m.WSPort = freePort(t)
+		}
+		if cfg.SecureWebSockets {
+			m.WSSPort = freePort(t)
+		}
+		if cfg.Unix && m.UnixPath == "" {
+			// A short directory: a socket path must fit in 108 bytes, and
+			// t.TempDir() names can be longer.
+			dir, err := os.MkdirTemp("", "lnmq")
+			if err != nil {
+				t.Fatalf("testbroker: %v", err)
+			}
+			t.Cleanup(func() { _ = os.RemoveAll(dir) })
+			m.UnixPath = filepath.Join(dir, "m.sock")
 		}
 		if err := os.WriteFile(m.conf, []byte(m.config(cfg)), 0o600); err != nil {
 			t.Fatalf("testbroker: writing mosquitto config: %v", err)
@@ -155,6 +182,16 @@ func (m *Mosquitto) config(cfg MosquittoConfig) string {
 		line("listener %d 127.0.0.1", m.WSPort)
 		line("protocol websockets")
 	}
+	if cfg.SecureWebSockets {
+		line("listener %d 127.0.0.1", m.WSSPort)
+		line("protocol websockets")
+		line("cafile %s", cfg.Certs.CAFile)
+		line("certfile %s", cfg.Certs.Server.CertFile)
+		line("keyfile %s", cfg.Certs.Server.KeyFile)
+	}
+	if cfg.Unix {
+		line("listener 0 %s", m.UnixPath) // port 0: a Unix socket (mosquitto 2.0 and later)
+	}
 	return b.String()
 }
 
@@ -172,13 +209,19 @@ func (m *Mosquitto) start() error {
 	m.cmd, m.exited = cmd, exited
 
 	deadline := time.Now().Add(10 * time.Second)
-	ports := []int{m.Port, m.TLSPort, m.WSPort}
-	for _, p := range ports {
-		if p == 0 {
-			continue
+	type endpoint struct{ network, addr string }
+	var ends []endpoint
+	for _, p := range []int{m.Port, m.TLSPort, m.WSPort, m.WSSPort} {
+		if p != 0 {
+			ends = append(ends, endpoint{"tcp", "127.0.0.1:" + strconv.Itoa(p)})
 		}
+	}
+	if m.UnixPath != "" {
+		ends = append(ends, endpoint{"unix", m.UnixPath})
+	}
+	for _, e := range ends {
 		for {
-			c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second)
+			c, err := net.DialTimeout(e.network, e.addr, time.Second)
 			if err == nil {
 				_ = c.Close()
 				break
@@ -191,7 +234,7 @@ func (m *Mosquitto) start() error {
 			if time.Now().After(deadline) {
 				_ = cmd.Process.Kill()
 				<-exited
-				return fmt.Errorf("mosquitto not listening on %d after 10s: %s", p, m.out.String())
+				return fmt.Errorf("mosquitto not listening on %s after 10s: %s", e.addr, m.out.String())
 			}
 			time.Sleep(10 * time.Millisecond) // polling readiness, not synchronising test logic
 		}
