@@ -50,8 +50,8 @@ type Mosquitto struct {
 	WSSPort int // WebSocket over TLS listener, 0 without MosquittoConfig.SecureWebSockets
 	// UnixPath is the Unix socket, "" without MosquittoConfig.Unix.
 	UnixPath string
-	Certs   *testcert.Set
-	Dir     string // holds the configuration, the persistence file and the log
+	Certs    *testcert.Set
+	Dir      string // holds the configuration, the persistence file and the log
 
 	t      testing.TB
 	bin    string
