@@ -208,27 +208,19 @@ func (c *Client) Connect(ctx context.Context) error {
 	quit, loopDone := c.quit, c.loopDone
 	c.mu.Unlock()
 
-	first := make(chan error, 1)
+	// The first connection is made on this goroutine (see loop.start);
+	// the loop goroutine starts once it is up.
 	l := &loop{c: c, own: &c.own, quit: quit, life: lifeCtx, disp: disp}
+	if err := l.start(ctx); err != nil {
+		l.exit() // a failed Connect leaves nothing running
+		close(loopDone)
+		return err
+	}
 	go func() {
 		defer close(loopDone)
-		l.run(ctx, first)
+		l.run()
 	}()
-	select {
-	case err := <-first:
-		if err != nil {
-			<-loopDone // a failed Connect leaves nothing running
-		}
-		return err
-	case <-loopDone:
-		// The loop ended without a word: Close was called.
-		select {
-		case err := <-first:
-			return err
-		default:
-		}
-		return ErrClosed
-	}
+	return nil
 }
 
 // PublishAsync publishes a message and returns its token at once. The

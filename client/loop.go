@@ -241,76 +241,101 @@ func (rd *reader) run(r *packet.Reader) {
 	}
 }
 
-// run connects (retrying as the options say), serves the connection, and
-// reconnects after a loss when AutoReconnect is set. first receives the
-// result of the first connect.
-func (l *loop) run(ctx context.Context, first chan<- error) {
-	defer l.exit()
+// start makes the first connection, retrying as the options say. Connect
+// runs it on its caller's goroutine: the dial and the handshake need deep
+// stacks, and a goroutine's stack never shrinks back to the minimum once
+// it has grown, so the loop goroutine (started by Connect after start
+// succeeds) keeps a small stack for the connection's lifetime. nil means
+// connected; otherwise the caller runs exit.
+func (l *loop) start(ctx context.Context) error {
 	l.timer = time.NewTimer(time.Hour)
 	l.timer.Stop()
-	firstDone := false
 	attempt := 0
 	for {
-		var err error
-		if !firstDone {
-			cctx, cancel := context.WithCancel(ctx)
-			stop := context.AfterFunc(l.life, cancel)
-			err = l.connectRound(cctx)
-			stop()
-			cancel()
-		} else {
-			err = l.connectRound(l.life)
-		}
+		err := l.connectFirst(ctx)
 		if err == nil {
-			if !firstDone {
-				first <- nil
-				firstDone = true
-			}
-			attempt = 0
-			cause := l.serve()
-			l.closeConn()
-			if cause == nil || l.quitting() {
-				return
-			}
-			l.lost(cause)
-			if !l.c.opts.AutoReconnect {
-				return
-			}
-			l.reconnect = true
-			continue // the first reconnect goes at once; back-off after a failed round
+			return nil
 		}
 		if l.quitting() {
-			if !firstDone {
-				first <- ErrClosed
-			}
-			return
+			return ErrClosed
 		}
-		if !firstDone && (!l.c.opts.ConnectRetry || ctx.Err() != nil) {
-			first <- err
-			return
+		if !l.c.opts.ConnectRetry || ctx.Err() != nil {
+			return err
 		}
-		l.c.log.Warn("mqtt: connect failed", "err", err, "attempt", attempt+1)
-		delay := l.c.opts.Backoff.next(attempt)
 		attempt++
-		if f := l.c.opts.OnReconnecting; f != nil {
-			n := attempt
-			l.emit(event{cb: func() { f(n, delay) }})
-		}
-		var ctxDone <-chan struct{}
-		if !firstDone {
-			ctxDone = ctx.Done()
-		}
-		if !l.wait(delay, ctxDone) {
-			if !firstDone {
-				if ctx.Err() != nil {
-					first <- errors.Join(context.Cause(ctx), err)
-				} else {
-					first <- ErrClosed
-				}
-			}
-			return
+		if err := l.backOff(ctx, attempt, err); err != nil {
+			return err
 		}
 	}
+}
+
+// run serves the connection start made, and reconnects after a loss when
+// AutoReconnect is set. It is the loop goroutine.
+func (l *loop) run() {
+	defer l.exit()
+	for {
+		cause := l.serve()
+		l.closeConn()
+		if cause == nil || l.quitting() {
+			return
+		}
+		l.lost(cause)
+		if !l.c.opts.AutoReconnect {
+			return
+		}
+		l.reconnect = true
+		// The first reconnect goes at once; back-off after a failed round.
+		for attempt := 1; ; attempt++ {
+			err := l.offStack(func() error { return l.connectRound(l.life) })
+			if err == nil {
+				break
+			}
+			if l.quitting() || l.backOff(nil, attempt, err) != nil {
+				return
+			}
+		}
+	}
+}
+
+// offStack runs f, a reconnect, on a goroutine of its own while the loop
+// waits, for the reason start gives. The loop is blocked meanwhile and no
+// reader runs, so the client still has at most three goroutines.
+func (l *loop) offStack(f func() error) error {
+	res := make(chan error, 1)
+	go func() { res <- f() }()
+	return <-res
+}
+
+// connectFirst is the first connectRound, within ctx and Close.
+func (l *loop) connectFirst(ctx context.Context) error {
+	cctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(l.life, cancel)
+	err := l.connectRound(cctx)
+	stop()
+	cancel()
+	return err
+}
+
+// backOff waits before the next connect attempt (the attempt-th failure,
+// err). It returns nil to go on, or the error to end the loop with: ctx's
+// (nil after the first connect) when it ends, ErrClosed.
+func (l *loop) backOff(ctx context.Context, attempt int, err error) error {
+	l.c.log.Warn("mqtt: connect failed", "err", err, "attempt", attempt)
+	delay := l.c.opts.Backoff.next(attempt - 1)
+	if f := l.c.opts.OnReconnecting; f != nil {
+		l.emit(event{cb: func() { f(attempt, delay) }})
+	}
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	if l.wait(delay, ctxDone) {
+		return nil
+	}
+	if ctx != nil && ctx.Err() != nil {
+		return errors.Join(context.Cause(ctx), err)
+	}
+	return ErrClosed
 }
 
 // wait sleeps for d while serving requests in the disconnected state. It
