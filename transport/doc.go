@@ -104,6 +104,9 @@
 //     in a ws URI is not sent, use WithWebSocketHeader for Authorization.
 //   - A Write that times out part-way through a WebSocket frame breaks the
 //     frame stream; later Writes return the same error.
+//   - TLS (and so wss): a Write that times out leaves the connection unable
+//     to write, since part of a record may have been sent; crypto/tls
+//     returns the same error for every later Write. Close and reconnect.
 //   - unix: abstract sockets (a name starting with '@') are not supported.
 //   - URI user information is parsed and available to the client but is
 //     never sent by the transport.
