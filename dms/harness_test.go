@@ -3,6 +3,7 @@ package dms_test
 import (
 	"context"
 	"errors"
+	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"log/slog"
 	"strings"
 	"sync"
@@ -116,7 +117,7 @@ func (b *broker) start() {
 func (b *broker) close() {
 	if !b.down {
 		b.down = true
-		_ = b.srv.Close()
+		_ = mochistop.Close(b.srv, "tcp") // mochi's own Close can deadlock
 	}
 }
 

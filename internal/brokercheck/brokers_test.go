@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"io"
 	"log/slog"
 	"os"
@@ -230,7 +231,7 @@ func startMochi(t *testing.T) string {
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
 	require.NoError(t, s.AddListener(tcp))
 	require.NoError(t, s.Serve())
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() { _ = mochistop.Close(s, tcp.ID()) }) // mochi's own Close can deadlock
 	return fmt.Sprintf("tcp://%s", tcp.Address())
 }
 

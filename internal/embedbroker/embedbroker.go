@@ -35,6 +35,7 @@ package embedbroker
 import (
 	"errors"
 	"fmt"
+	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"io"
 	"log/slog"
 	"sync"
@@ -148,7 +149,13 @@ func (b *Broker) Clients() int {
 // Close disconnects every client, closes the listeners and stops the
 // broker. It is idempotent.
 func (b *Broker) Close() error {
-	b.closeOnce.Do(func() { b.closeErr = b.srv.Close() })
+	b.closeOnce.Do(func() {
+		ids := make([]string, 0, len(b.addrs))
+		for name := range b.addrs {
+			ids = append(ids, name)
+		}
+		b.closeErr = mochistop.Close(b.srv, ids...) // mochi's own Close can deadlock
+	})
 	return b.closeErr
 }
 

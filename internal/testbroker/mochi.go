@@ -3,6 +3,7 @@ package testbroker
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"io"
 	"log"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,7 +104,7 @@ func StartMochi(t testing.TB, cfg MochiConfig) *Mochi {
 	if err := s.Serve(); err != nil {
 		t.Fatalf("testbroker: starting mochi: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() { _ = mochistop.Close(s, tcp.ID(), tlsL.ID(), ws.ID(), wss.ID(), unix.ID()) }) // mochi's own Close can deadlock
 	m := &Mochi{Server: s, Certs: cfg.Certs, TCPAddr: tcp.Address(), TLSAddr: tlsL.Address(),
 		WSAddr: ws.Address(), WSSAddr: wss.Address(), UnixPath: unix.Address()}
 	waitListening(t, "tcp", m.TCPAddr, nil)
@@ -128,6 +130,7 @@ type wsListener struct {
 	srv       *http.Server
 	establish listeners.EstablishFn
 	log       *slog.Logger
+	closed    atomic.Bool
 }
 
 func newWSListener(t testing.TB, id string, cfg *tls.Config) *wsListener {
@@ -169,9 +172,14 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	l.establish = establish
 	_ = l.srv.Serve(l.ln)
 }
+
+// Close closes the listener; like mochi's listeners it closes its clients
+// only the first time, which mochistop relies on.
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
 	_ = l.srv.Close()
-	closeClients(l.id)
+	if l.closed.CompareAndSwap(false, true) {
+		closeClients(l.id)
+	}
 }
 
 // gorillaConn presents a gorilla WebSocket as a byte stream of binary
