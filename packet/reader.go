@@ -41,22 +41,29 @@ type Reader struct {
 	max        int
 	err        error // a stream error that came with the bytes that completed a packet
 	full       bool  // the last Read filled the buffer: the stream has more, grow
-	in         interner
-	pk         struct {
-		connect     Connect
-		connack     Connack
-		publish     Publish
-		puback      Puback
-		pubrec      Pubrec
-		pubrel      Pubrel
-		pubcomp     Pubcomp
-		subscribe   Subscribe
-		suback      Suback
-		unsubscribe Unsubscribe
-		unsuback    Unsuback
-		pingreq     Pingreq
-		pingresp    Pingresp
-		disconnect  Disconnect
+	// in interns topics and filters. It is made on the first packet that
+	// has some (PUBLISH, SUBSCRIBE, UNSUBSCRIBE, CONNECT), so that an idle
+	// connection does not pay for its tables.
+	in *interner
+	// pk holds one reused value per packet type: inline for the packets a
+	// client reads, made on first use for those only a server reads, so
+	// that a client's Reader stays small.
+	pk struct {
+		connack  Connack
+		publish  Publish
+		puback   Puback
+		pubrec   Pubrec
+		pubrel   Pubrel
+		pubcomp  Pubcomp
+		suback   Suback
+		unsuback Unsuback
+		pingreq  Pingreq
+		pingresp Pingresp
+		disc     Disconnect
+
+		connect     *Connect
+		subscribe   *Subscribe
+		unsubscribe *Unsubscribe
 	}
 }
 
@@ -162,7 +169,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	p := r.packet(t)
 	body := r.buf[r.start+hl : r.start+total : r.start+total]
 	r.start += total
-	if err := p.decode(flags, body, &r.in); err != nil {
+	if err := p.decode(flags, body, r.in); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -247,13 +254,14 @@ func (r *Reader) grow(need int) {
 	r.start, r.end = 0, unread
 }
 
+// packet returns the reused value for packets of type t, making it (and
+// the interner, for the types that intern strings) on first use.
 func (r *Reader) packet(t Type) Packet {
 	switch t {
-	case TypeConnect:
-		return &r.pk.connect
 	case TypeConnack:
 		return &r.pk.connack
 	case TypePublish:
+		r.interning()
 		return &r.pk.publish
 	case TypePuback:
 		return &r.pk.puback
@@ -263,18 +271,38 @@ func (r *Reader) packet(t Type) Packet {
 		return &r.pk.pubrel
 	case TypePubcomp:
 		return &r.pk.pubcomp
-	case TypeSubscribe:
-		return &r.pk.subscribe
 	case TypeSuback:
 		return &r.pk.suback
-	case TypeUnsubscribe:
-		return &r.pk.unsubscribe
 	case TypeUnsuback:
 		return &r.pk.unsuback
 	case TypePingreq:
 		return &r.pk.pingreq
 	case TypePingresp:
 		return &r.pk.pingresp
+	case TypeConnect:
+		r.interning()
+		if r.pk.connect == nil {
+			r.pk.connect = new(Connect)
+		}
+		return r.pk.connect
+	case TypeSubscribe:
+		r.interning()
+		if r.pk.subscribe == nil {
+			r.pk.subscribe = new(Subscribe)
+		}
+		return r.pk.subscribe
+	case TypeUnsubscribe:
+		r.interning()
+		if r.pk.unsubscribe == nil {
+			r.pk.unsubscribe = new(Unsubscribe)
+		}
+		return r.pk.unsubscribe
 	}
-	return &r.pk.disconnect
+	return &r.pk.disc
+}
+
+func (r *Reader) interning() {
+	if r.in == nil {
+		r.in = new(interner)
+	}
 }

@@ -489,3 +489,49 @@ func TestReaderReady(t *testing.T) {
 	_, err = r.ReadPacket()
 	require.ErrorIs(t, err, packet.ErrPacketTooLarge)
 }
+
+// TestReaderIdleClientIsSmall checks what an idle client's Reader costs: a
+// new Reader that reads CONNACK, PUBACK and PINGRESP allocates itself and
+// its first buffer, and none of the interner's tables or the values kept
+// for the packets only a server reads (CONNECT, SUBSCRIBE, UNSUBSCRIBE).
+func TestReaderIdleClientIsSmall(t *testing.T) {
+	var stream []byte
+	for _, p := range []packet.Packet{&packet.Connack{}, &packet.Puback{PacketID: 1}, &packet.Pingresp{}} {
+		stream = append(stream, mustAppend(t, p)...)
+	}
+	src := bytes.NewReader(stream)
+	var r *packet.Reader
+	n := bytesAllocated(func() {
+		r = packet.NewReader(src)
+		for range 3 {
+			if _, err := r.ReadPacket(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	require.LessOrEqual(t, n, uint64(packet.InitialReadBufferSize+256), "bytes allocated")
+}
+
+// TestReaderServerPacketsSteadyState checks that the values made on first
+// use for the packets a server reads are kept: reading them again allocates
+// nothing.
+func TestReaderServerPacketsSteadyState(t *testing.T) {
+	for _, p := range []packet.Packet{
+		&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, CleanSession: true, ClientID: "c"},
+		&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "a/#", QoS: 1}}},
+		&packet.Unsubscribe{PacketID: 1, Filters: []string{"a/#"}},
+		&packet.Pingreq{}, &packet.Disconnect{},
+	} {
+		r := packet.NewReader(&cycleReader{b: mustAppend(t, p)})
+		first, err := r.ReadPacket()
+		require.NoError(t, err)
+		require.Equal(t, p, first)
+		allocs := testing.AllocsPerRun(100, func() {
+			q, err := r.ReadPacket()
+			if err != nil || q != first {
+				t.Fatal(q, err)
+			}
+		})
+		require.Zero(t, allocs, "%v", p.Type())
+	}
+}
