@@ -449,6 +449,10 @@ func (c *Client) shutdown() {
 		default:
 			close(quit)
 		}
+		select { // the connected loop waits on wake alone
+		case c.wake <- struct{}{}:
+		default:
+		}
 		cancel()
 		if nc != nil {
 			_ = nc.Close()

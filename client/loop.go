@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -80,8 +81,9 @@ type loop struct {
 	rd     *reader
 	server string
 
-	timer     *time.Timer
-	events    []event // waiting for room in the dispatcher's queue
+	timer     *time.Timer // an AfterFunc: sets fired and wakes the loop
+	fired     atomic.Bool // the timer went off since the loop last looked
+	events    []event     // waiting for room in the dispatcher's queue
 	disc      *request
 	lastWrite time.Time
 	reconnect bool
@@ -97,25 +99,143 @@ type loop struct {
 // brought in (at most maxBatch), so a busy connection costs one hand-off
 // and one wake-up per batch, not per packet. Batches are recycled: the
 // packets are copied into the batch (payloads into its arena), which
-// allocates nothing once the batches have grown. Up to inQueue batches wait
-// for the loop, so the reader reads ahead of a loop held back by a full
-// dispatcher, as far as that.
+// allocates nothing once the batches have grown.
+//
+// The hand-off is a queue under mu and a signal on the client's wake
+// channel, the one API requests use, and so is the end of reading: the
+// loop, while idle, waits on that one channel. Batches are made as needed,
+// at most inQueue+2 (inQueue waiting, one being filled, one with the
+// loop), so the reader reads ahead of a loop held back by a full
+// dispatcher as far as inQueue batches, and then waits for a free one.
 type reader struct {
-	in      chan *inBatch // closed when reading stops
-	free    chan *inBatch // batches the loop is done with
-	made    int           // batches allocated so far, at most inQueue+2
-	err     error         // why reading stopped; written before in is closed
-	handing atomic.Bool   // holding a batch the loop has not taken
-	stop    chan struct{}
-	done    chan struct{}
+	wake chan struct{} // the client's: a batch is ready, or reading ended
+	wg   sync.WaitGroup
+
+	// mu guards the fields below it.
+	mu      sync.Mutex
+	ready   []*inBatch // for the loop, in order
+	free    []*inBatch // batches the loop is done with
+	made    int        // batches allocated so far
+	ended   bool       // reading stopped; after the batches in ready
+	err     error      // why reading stopped
+	stopped bool       // the loop asked the reader to stop
+	waiting bool       // the reader waits on room for a free batch
+	room    chan struct{}
 }
 
 // inQueue is how many batches may wait for the loop.
-const inQueue = 16
+const inQueue = 4
 
-func newReader() *reader {
-	return &reader{in: make(chan *inBatch, inQueue), free: make(chan *inBatch, inQueue+2),
-		stop: make(chan struct{}), done: make(chan struct{})}
+func newReader(wake chan struct{}) *reader {
+	return &reader{wake: wake}
+}
+
+func (rd *reader) signal() {
+	select {
+	case rd.wake <- struct{}{}:
+	default:
+	}
+}
+
+// batch returns an empty batch to fill, or nil when the reader must stop.
+func (rd *reader) batch() *inBatch {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	for {
+		if rd.stopped {
+			return nil
+		}
+		if n := len(rd.free); n > 0 {
+			b := rd.free[n-1]
+			rd.free[n-1] = nil
+			rd.free = rd.free[:n-1]
+			return b
+		}
+		if rd.made < inQueue+2 {
+			rd.made++
+			return new(inBatch)
+		}
+		if rd.room == nil {
+			rd.room = make(chan struct{}, 1)
+		}
+		rd.waiting = true
+		rd.mu.Unlock()
+		<-rd.room
+		rd.mu.Lock()
+	}
+}
+
+// hand queues b (nil: none) for the loop; with err non-nil reading ends
+// after it.
+func (rd *reader) hand(b *inBatch, err error) {
+	rd.mu.Lock()
+	if b != nil {
+		rd.ready = append(rd.ready, b)
+	}
+	if err != nil {
+		rd.ended, rd.err = true, err
+	}
+	rd.mu.Unlock()
+	rd.signal()
+}
+
+// next returns the oldest batch waiting for the loop, if any; ended is
+// true when there is none and reading has stopped.
+func (rd *reader) next() (b *inBatch, ended bool) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if len(rd.ready) == 0 {
+		return nil, rd.ended
+	}
+	b = rd.ready[0]
+	rd.ready[0] = nil
+	rd.ready = rd.ready[1:]
+	if len(rd.ready) == 0 {
+		rd.ready = rd.ready[:0:0] // let go of the array, or it creeps forward
+	}
+	return b, false
+}
+
+// hasNext reports whether next has a batch or the end to return.
+func (rd *reader) hasNext() bool {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return len(rd.ready) > 0 || rd.ended
+}
+
+// recycle gives a batch the loop is done with back to the reader.
+func (rd *reader) recycle(b *inBatch) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.free = append(rd.free, b)
+	rd.wakeReaderLocked()
+}
+
+func (rd *reader) wakeReaderLocked() {
+	if rd.waiting {
+		rd.waiting = false
+		rd.room <- struct{}{} // capacity 1, and only this sends, once per wait
+	}
+}
+
+// stop makes the reader end (the connection is closed first, so its Read
+// fails) and waits for it.
+func (rd *reader) stop() {
+	rd.mu.Lock()
+	rd.stopped = true
+	rd.wakeReaderLocked()
+	rd.mu.Unlock()
+	rd.wg.Wait()
+}
+
+// readErr returns why reading stopped.
+func (rd *reader) readErr() error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.err != nil {
+		return rd.err
+	}
+	return io.EOF
 }
 
 // inBatch is the packets of one hand-off from the reader to the loop.
@@ -190,24 +310,12 @@ func (ip *inPacket) packet() packet.Packet {
 }
 
 func (rd *reader) run(r *packet.Reader) {
-	defer close(rd.done)
-	defer close(rd.in)
+	defer rd.wg.Done()
 	for {
-		var b *inBatch
-		select {
-		case b = <-rd.free:
-		default:
-			if rd.made < inQueue+2 {
-				b = new(inBatch)
-				rd.made++
-				break
-			}
-			select {
-			case b = <-rd.free:
-			case <-rd.stop:
-				rd.err = net.ErrClosed
-				return
-			}
+		b := rd.batch()
+		if b == nil {
+			rd.hand(nil, net.ErrClosed)
+			return
 		}
 		b.reset()
 		var err error
@@ -221,22 +329,12 @@ func (rd *reader) run(r *packet.Reader) {
 				break
 			}
 		}
-		if err != nil {
-			rd.err = err
-			if len(b.pkts) == 0 {
-				return
-			}
+		if len(b.pkts) == 0 {
+			b = nil // only the error
 		}
-		rd.handing.Store(true)
-		select {
-		case rd.in <- b:
-			rd.handing.Store(false)
-		case <-rd.stop:
-			rd.err = net.ErrClosed
+		rd.hand(b, err) // the loop takes the packets, then finds the end
+		if err != nil {
 			return
-		}
-		if err != nil {
-			return // the loop takes the packets, then finds in closed
 		}
 	}
 }
@@ -248,7 +346,7 @@ func (rd *reader) run(r *packet.Reader) {
 // succeeds) keeps a small stack for the connection's lifetime. nil means
 // connected; otherwise the caller runs exit.
 func (l *loop) start(ctx context.Context) error {
-	l.timer = time.NewTimer(time.Hour)
+	l.timer = time.AfterFunc(time.Hour, l.alarm)
 	l.timer.Stop()
 	attempt := 0
 	for {
@@ -338,9 +436,19 @@ func (l *loop) backOff(ctx context.Context, attempt int, err error) error {
 	return ErrClosed
 }
 
+// alarm is the timer's function: it wakes the loop.
+func (l *loop) alarm() {
+	l.fired.Store(true)
+	select {
+	case l.c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // wait sleeps for d while serving requests in the disconnected state. It
 // returns false when the loop must end (Close, Disconnect, ctxDone).
 func (l *loop) wait(d time.Duration, ctxDone <-chan struct{}) bool {
+	until := time.Now().Add(d)
 	l.timer.Reset(d)
 	defer l.timer.Stop()
 	for {
@@ -349,13 +457,16 @@ func (l *loop) wait(d time.Duration, ctxDone <-chan struct{}) bool {
 			room = l.disp.room
 		}
 		select {
-		case <-l.timer.C:
-			return true
 		case <-l.quit:
 			return false
 		case <-ctxDone:
 			return false
 		case <-l.c.wake:
+			// A timer that went off for an earlier deadline, just as it
+			// was reset, is not this one.
+			if l.fired.Swap(false) && !time.Now().Before(until) {
+				return true
+			}
 			l.handleRequests(time.Now())
 			if l.disc != nil {
 				close(l.disc.done)
@@ -592,8 +703,9 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 	l.conn, l.w, l.server = conn, w, server
 	// ack belongs to r, which reuses it once the reader goroutine runs.
 	sessionPresent := ack.SessionPresent
-	l.rd = newReader()
+	l.rd = newReader(l.c.wake)
 	l.cur, l.curPos = nil, 0
+	l.rd.wg.Add(1)
 	go l.rd.run(r)
 	l.established(sessionPresent, v)
 	return nil
@@ -653,9 +765,25 @@ func (l *loop) established(sessionPresent bool, v Version) {
 // Each turn it hands the session the packets of the current batch (while
 // the dispatcher has room), takes the requests posted meanwhile, then
 // writes everything that is ready in one flush, and only then blocks.
+//
+// It blocks on the client's wake channel alone (and on the dispatcher's
+// room while it holds events back): API requests, the reader's batches and
+// its end, the keep-alive timer, Close and the Disconnect's context all
+// signal it, so an idle client's loop waits on one channel.
 func (l *loop) serve() error {
 	var deadline time.Time
 	for {
+		if l.cur == nil && len(l.events) == 0 {
+			// Else: back-pressure, the dispatcher is full; the reader
+			// stops when its batches are all taken.
+			b, ended := l.rd.next()
+			if ended {
+				return l.rd.readErr()
+			}
+			if b != nil {
+				l.cur, l.curPos = b, 0
+			}
+		}
 		if err := l.process(); err != nil {
 			return err
 		}
@@ -675,63 +803,53 @@ func (l *loop) serve() error {
 				l.timer.Reset(d.Sub(now))
 			}
 		}
-		var in chan *inBatch
-		if l.cur == nil && len(l.events) == 0 {
-			in = l.rd.in // else: back-pressure, the dispatcher is full
-		}
 		var room chan struct{}
 		if len(l.events) > 0 {
 			room = l.disp.room
 		}
-		var discDone <-chan struct{}
-		if l.disc != nil {
-			discDone = l.disc.ctx.Done()
-		}
-		select {
-		case b, ok := <-in:
-			if !ok {
-				return l.readErr()
-			}
-			l.cur, l.curPos = b, 0
-			// Requests that came with it go out in the same flush.
+		if room == nil && l.cur == nil && l.rd.hasNext() {
+			// More came meanwhile: no blocking, but requests that came
+			// too go out in the same flush as its answers.
 			select {
 			case <-l.c.wake:
-				l.handleRequests(time.Now())
+				if done, err := l.woken(&deadline); done {
+					return err
+				}
 			default:
 			}
+			continue
+		}
+		select {
 		case <-l.c.wake:
-			l.handleRequests(time.Now())
-			// A batch that came meanwhile is answered in the same flush.
-			if in != nil {
-				select {
-				case b, ok := <-in:
-					if !ok {
-						return l.readErr()
-					}
-					l.cur, l.curPos = b, 0
-				default:
-				}
+			if done, err := l.woken(&deadline); done {
+				return err
 			}
 		case <-room:
 			l.pushEvents()
-		case <-l.timer.C:
-			deadline = time.Time{}
-			if err := l.tick(time.Now()); err != nil {
-				return err
-			}
-		case <-discDone:
-			return l.sendDisconnect()
-		case <-l.quit:
-			return nil
 		}
 	}
 }
 
-func (l *loop) readErr() error {
-	if err := l.rd.err; err != nil {
-		return err
+// woken handles a signal on the wake channel in the connected state: Close,
+// requests, the keep-alive timer, a Disconnect whose context ended (a new
+// batch or the reader's end is taken at the top of serve). done means
+// serve returns err.
+func (l *loop) woken(deadline *time.Time) (done bool, err error) {
+	if l.quitting() {
+		return true, nil
 	}
-	return io.EOF
+	now := time.Now()
+	l.handleRequests(now)
+	if l.fired.Swap(false) {
+		*deadline = time.Time{} // armed again for the session's next one
+		if err := l.tick(now); err != nil {
+			return true, err
+		}
+	}
+	if l.disc != nil && l.disc.ctx.Err() != nil {
+		return true, l.sendDisconnect()
+	}
+	return false, nil
 }
 
 // process hands the packets of the current batch to the session until the
@@ -752,7 +870,7 @@ func (l *loop) process() error {
 	}
 	if l.curPos == len(b.pkts) {
 		l.cur = nil
-		l.rd.free <- b // never blocks: it has room for every batch
+		l.rd.recycle(b)
 	}
 	return nil
 }
@@ -767,7 +885,7 @@ func (l *loop) deadline() time.Time {
 // stalled reports whether the loop holds back packets the reader has read:
 // the dispatcher is full, so the silence of the server is the client's own.
 func (l *loop) stalled() bool {
-	return len(l.events) > 0 && (l.cur != nil || len(l.rd.in) > 0 || l.rd.handing.Load())
+	return len(l.events) > 0 && (l.cur != nil || l.rd.hasNext())
 }
 
 // tick runs keep-alive. While the loop is stalled by a full dispatcher with
@@ -1129,8 +1247,7 @@ func (l *loop) closeConn() {
 		return
 	}
 	l.conn.Close()
-	close(l.rd.stop)
-	<-l.rd.done
+	l.rd.stop()
 	l.c.mu.Lock()
 	l.c.online = false
 	l.c.netConn = nil
