@@ -39,16 +39,16 @@ type Client struct {
 
 	// mu guards the fields below it.
 	mu       sync.Mutex
-	running  bool          // a loop goroutine exists
-	closed   bool          // Close or Disconnect was called; final
-	online   bool          // the loop has a connection past CONNACK
-	reqs     []request     // requests for the loop, in order
-	wake     chan struct{} // capacity 1: reqs is not empty
-	quit     chan struct{} // closed by Close: the loop must end now
-	loopDone chan struct{} // closed when the loop goroutine ends
-	cancel   context.CancelFunc
-	netConn  net.Conn // the connection of the loop, for Close
-	version  Version  // the version that worked last (auto mode)
+	running  bool               // a loop goroutine exists
+	closed   bool               // Close or Disconnect was called; final
+	online   bool               // the loop has a connection past CONNACK
+	reqs     []request          // requests for the loop, in order
+	wake     chan struct{}      // capacity 1: reqs, a reader batch, the timer or Close
+	quit     chan struct{}      // closed by Close: the loop must end now
+	loopDone chan struct{}      // closed when the loop goroutine ends
+	cancel   context.CancelFunc // aborts the connect attempt under way, if any
+	netConn  net.Conn           // the connection of the loop, for Close
+	version  Version            // the version that worked last (auto mode)
 
 	// own is the protocol state. While running is true only the loop
 	// goroutine touches it; otherwise whoever holds mu.
@@ -197,20 +197,14 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.running = true
 	c.quit = make(chan struct{})
 	c.loopDone = make(chan struct{})
-	lifeCtx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	var prev <-chan struct{}
-	if c.disp != nil {
-		prev = c.disp.done
-	}
-	c.disp = newDispatcher(c.opts.MessageQueue, c, prev)
+	c.disp = newDispatcher(c.opts.MessageQueue, c, c.disp)
 	disp := c.disp
 	quit, loopDone := c.quit, c.loopDone
 	c.mu.Unlock()
 
 	// The first connection is made on this goroutine (see loop.start);
 	// the loop goroutine starts once it is up.
-	l := &loop{c: c, own: &c.own, quit: quit, life: lifeCtx, disp: disp}
+	l := &loop{c: c, own: &c.own, quit: quit, disp: disp}
 	if err := l.start(ctx); err != nil {
 		l.exit() // a failed Connect leaves nothing running
 		close(loopDone)
@@ -453,7 +447,9 @@ func (c *Client) shutdown() {
 		case c.wake <- struct{}{}:
 		default:
 		}
-		cancel()
+		if cancel != nil {
+			cancel()
+		}
 		if nc != nil {
 			_ = nc.Close()
 		}

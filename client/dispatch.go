@@ -27,9 +27,11 @@ import (
 // latest ackDelay after the oldest, so that a handler that blocks never
 // holds back the acks of the messages before it for longer than that.
 type dispatcher struct {
-	size   int
-	room   chan struct{} // capacity 1: push refused and an event was taken since
-	done   chan struct{} // closed when the dispatcher is finished for good
+	size int
+	// room (capacity 1) is signalled when push refused and an event was
+	// taken since. It is made at the first refusal, by the loop, which
+	// alone reads it unlocked (and only after a refusal).
+	room   chan struct{}
 	client *Client
 	router *router
 	def    Handler
@@ -41,11 +43,12 @@ type dispatcher struct {
 	q        []event // waiting events are q[head:]
 	head     int
 	running  bool            // a goroutine is running (or about to)
-	prev     <-chan struct{} // the dispatcher before this one; nil once it is done
+	prev     *dispatcher     // the dispatcher before this one; nil once it is done
+	done     chan struct{}   // closed when finished for good; made by doneChan
 	ending   bool            // the loop ended: run what is queued, then finish
 	stopped  bool            // stop: drop the queue, finish after the running call
 	full     bool            // push refused since the last event was taken
-	finished bool            // done is closed
+	finished bool            // finished for good (done, if made, is closed)
 	acks     []session.AckID // acks not handed to the loop yet
 	ackTimer *time.Timer     // hands acks over ackDelay after the oldest
 	ackArmed bool
@@ -65,14 +68,36 @@ type event struct {
 	cb  func()
 }
 
-// newDispatcher returns the dispatcher of one Connect. prev is the done
-// channel of the dispatcher before it (nil for the first): this one runs
-// nothing until that one is finished, so that callbacks stay in order and
-// never run at the same time, even when a handler calls Connect.
-func newDispatcher(size int, c *Client, prev <-chan struct{}) *dispatcher {
-	return &dispatcher{size: size, room: make(chan struct{}, 1), done: make(chan struct{}),
-		client: c, router: c.router, def: c.opts.DefaultHandler, manual: c.opts.ManualAcks,
-		log: c.log, prev: prev}
+// newDispatcher returns the dispatcher of one Connect. prev is the
+// dispatcher before it (nil for the first): this one runs nothing until
+// that one is finished, so that callbacks stay in order and never run at
+// the same time, even when a handler calls Connect.
+func newDispatcher(size int, c *Client, prev *dispatcher) *dispatcher {
+	return &dispatcher{size: size, client: c, router: c.router, def: c.opts.DefaultHandler,
+		manual: c.opts.ManualAcks, log: c.log, prev: prev}
+}
+
+// doneChan returns a channel closed when the dispatcher is finished for
+// good. It is made on demand (only a later Connect's dispatcher waits on
+// it), so that a connected client does not pay for it.
+func (d *dispatcher) doneChan() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done == nil {
+		d.done = make(chan struct{})
+		if d.finished {
+			close(d.done)
+		}
+	}
+	return d.done
+}
+
+// refuseLocked records that push found no room.
+func (d *dispatcher) refuseLocked() {
+	d.full = true
+	if d.room == nil {
+		d.room = make(chan struct{}, 1)
+	}
 }
 
 // push queues ev and reports whether there was room. Only the loop calls
@@ -84,7 +109,7 @@ func (d *dispatcher) push(ev event) bool {
 		return true // dropped, as Close says
 	}
 	if len(d.q)-d.head >= d.size {
-		d.full = true
+		d.refuseLocked()
 		return false
 	}
 	d.q = append(d.q, ev)
@@ -101,7 +126,7 @@ func (d *dispatcher) pushSome(evs []event) int {
 	}
 	n := min(max(d.size-(len(d.q)-d.head), 0), len(evs))
 	if n < len(evs) {
-		d.full = true
+		d.refuseLocked()
 	}
 	if n > 0 {
 		d.q = append(d.q, evs[:n]...)
@@ -150,8 +175,11 @@ func (d *dispatcher) startLocked() {
 func (d *dispatcher) finishLocked() {
 	if !d.finished {
 		d.finished = true
+		d.prev = nil // nothing left to wait for; no chain of old dispatchers
 		d.stopAckTimerLocked()
-		close(d.done)
+		if d.done != nil {
+			close(d.done)
+		}
 	}
 }
 
@@ -161,7 +189,7 @@ func (d *dispatcher) run() {
 	prev := d.prev
 	d.mu.Unlock()
 	if prev != nil {
-		<-prev
+		<-prev.doneChan()
 		d.mu.Lock()
 		d.prev = nil
 		d.mu.Unlock()

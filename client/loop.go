@@ -72,7 +72,6 @@ type loop struct {
 	c    *Client
 	own  *owned
 	quit chan struct{}
-	life context.Context // cancelled by Close: aborts dials
 	disp *dispatcher
 
 	// The connection, while there is one.
@@ -350,7 +349,7 @@ func (l *loop) start(ctx context.Context) error {
 	l.timer.Stop()
 	attempt := 0
 	for {
-		err := l.connectFirst(ctx)
+		err := l.connectAbortable(ctx)
 		if err == nil {
 			return nil
 		}
@@ -384,7 +383,7 @@ func (l *loop) run() {
 		l.reconnect = true
 		// The first reconnect goes at once; back-off after a failed round.
 		for attempt := 1; ; attempt++ {
-			err := l.offStack(func() error { return l.connectRound(l.life) })
+			err := l.offStack(func() error { return l.connectAbortable(context.Background()) })
 			if err == nil {
 				break
 			}
@@ -404,13 +403,25 @@ func (l *loop) offStack(f func() error) error {
 	return <-res
 }
 
-// connectFirst is the first connectRound, within ctx and Close.
-func (l *loop) connectFirst(ctx context.Context) error {
+// connectAbortable is a connectRound within ctx that Close aborts: its
+// cancel function is the client's while it runs (a context made per
+// attempt, not one per client that every attempt hangs on: a context
+// remembers its children in a map that never shrinks).
+func (l *loop) connectAbortable(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(l.life, cancel)
+	defer cancel()
+	c := l.c
+	c.mu.Lock()
+	if l.quitting() {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.cancel = cancel // shutdown calls it after closing quit, under mu
+	c.mu.Unlock()
 	err := l.connectRound(cctx)
-	stop()
-	cancel()
+	c.mu.Lock()
+	c.cancel = nil
+	c.mu.Unlock()
 	return err
 }
 
