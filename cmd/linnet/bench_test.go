@@ -25,8 +25,10 @@ func TestBenchEmbedded(t *testing.T) {
 	require.Equal(t, 50, l.Count)
 	require.True(t, l.MinUs > 0 && l.MinUs <= l.P50Us && l.P50Us <= l.P90Us && l.P90Us <= l.P99Us && l.P99Us <= l.MaxUs, "%+v", l)
 	require.Equal(t, 10, res.Idle.Connections)
-	// A connected linnet client runs its reader, loop and dispatcher.
-	require.InDelta(t, 3.0, res.Idle.ClientGoroutinesPer, 0.5)
+	// A connected linnet client runs its reader and loop; the dispatcher
+	// runs only while it has work, so an idle client has two or three.
+	require.True(t, res.Idle.ClientGoroutinesPer >= 2 && res.Idle.ClientGoroutinesPer <= 3,
+		"goroutines per idle client: %v", res.Idle.ClientGoroutinesPer)
 	require.Greater(t, res.Idle.ClientHeapBytesPer, 0.0)
 
 	r = linnet(t, "", "bench", "-q", "0", "-n", "200", "-rtt", "10", "-idle", "3")
