@@ -187,11 +187,9 @@ func (rd *reader) next() (b *inBatch, ended bool) {
 		return nil, rd.ended
 	}
 	b = rd.ready[0]
-	rd.ready[0] = nil
-	rd.ready = rd.ready[1:]
-	if len(rd.ready) == 0 {
-		rd.ready = rd.ready[:0:0] // let go of the array, or it creeps forward
-	}
+	n := copy(rd.ready, rd.ready[1:]) // at most inQueue: keep the array
+	rd.ready[n] = nil
+	rd.ready = rd.ready[:n]
 	return b, false
 }
 
