@@ -42,8 +42,10 @@ type node struct {
 	end      []*route         // filters ending at this node
 }
 
+// newRouter returns an empty router. Its maps are made by the first add: a
+// client that subscribes to nothing does not pay for them.
 func newRouter() *router {
-	return &router{routes: make(map[string]*route), exact: make(map[string][]*route)}
+	return &router{}
 }
 
 // add routes filter to h, replacing the handler of an existing route for
@@ -61,6 +63,9 @@ func (r *router) add(filter string, h Handler) {
 	}
 	r.seq++
 	rt := &route{filter: filter, part: part, seq: r.seq, handler: h}
+	if r.routes == nil {
+		r.routes, r.exact = make(map[string]*route), make(map[string][]*route)
+	}
 	r.routes[filter] = rt
 	if !strings.ContainsAny(part, "+#") {
 		r.exact[part] = append(r.exact[part], rt)
