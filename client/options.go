@@ -174,9 +174,11 @@ type Options struct {
 	// buffer: a publish without a connection fails with ErrNotConnected.
 	// When full, a publish fails with ErrOfflineBufferFull.
 	OfflineBuffer int
-	// PersistOfflineBuffer writes each message of the offline buffer to
-	// Persistence (under sb-<seq>) before PublishAsync returns, so that a
-	// file store keeps the backlog across a restart of the process.
+	// PersistOfflineBuffer writes the QoS 0 messages of the offline buffer
+	// to Persistence (under sb-<seq>) too, so that a file store keeps the
+	// whole backlog across a restart of the process. QoS 1 and 2 messages
+	// are always written there before PublishAsync returns, whether they
+	// wait in the offline buffer or for room in the in-flight window.
 	PersistOfflineBuffer bool
 	// Persistence keeps the in-flight state; nil means a new store.Memory.
 	// With a file store and PersistentSession, QoS 1 and 2 messages
