@@ -278,22 +278,30 @@ func retainedDelete(r *run) error {
 	return nil
 }
 
-func offlineQueue(r *run) error {
-	id := r.id("o")
+// queueWhileAway gives client id a persistent session subscribed to
+// r.topic("q") at QoS 1, leaves, and has another client publish payload
+// there at QoS 1 while id is away; it returns that publisher. The caller
+// forgets the session.
+func queueWhileAway(r *run, id, payload string) (*conn, error) {
 	sub, _, err := r.session("sub", id, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.forget(id)
 	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("q"), QoS: 1}); err != nil {
-		return err
+		return nil, err
 	}
 	sub.disconnect()
 	pub, _, err := r.session("pub", r.id("p"), true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("q"), PacketID: 3, Payload: []byte("while away")}); err != nil {
+	return pub, pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("q"), PacketID: 3, Payload: []byte(payload)})
+}
+
+func offlineQueue(r *run) error {
+	id := r.id("o")
+	defer r.forget(id)
+	if _, err := queueWhileAway(r, id, "while away"); err != nil {
 		return err
 	}
 	back, ack, err := r.session("sub-again", id, false)
@@ -323,20 +331,9 @@ func (r *run) forget(id string) {
 
 func cleanSession(r *run) error {
 	id := r.id("c")
-	sub, _, err := r.session("sub", id, false)
-	if err != nil {
-		return err
-	}
 	defer r.forget(id)
-	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("q"), QoS: 1}); err != nil {
-		return err
-	}
-	sub.disconnect()
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := queueWhileAway(r, id, "queued")
 	if err != nil {
-		return err
-	}
-	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("q"), PacketID: 3, Payload: []byte("queued")}); err != nil {
 		return err
 	}
 	back, ack, err := r.session("clean", id, true)
