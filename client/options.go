@@ -167,6 +167,13 @@ type Options struct {
 	// their final ack; more wait in order in a queue, each for as long as
 	// its caller's context allows. Zero means DefaultMaxInFlight; at most
 	// 65535.
+	//
+	// Keep it at or below the broker's own limit on messages in flight
+	// from one client. mosquitto's max_inflight_messages (20 by default)
+	// counts incoming QoS 2 messages waiting for PUBREL; past it, mosquitto
+	// 2.0 answers a QoS 1 PUBLISH with a PUBACK and drops the message, and
+	// MQTT 3.1.1 gives the client no way to tell (see
+	// TestManualAckMosquitto).
 	MaxInFlight int
 	// OfflineBuffer is how many publishes the client holds while it has no
 	// connection (after a loss with AutoReconnect, or before the first
