@@ -428,6 +428,9 @@ func keepAliveWill(r *run) error {
 	p := r.newConnect(r.id("v"), true)
 	p.KeepAlive = ka
 	p.WillFlag, p.WillQoS, p.WillTopic, p.WillMessage = true, 1, willTopic, []byte("gone")
+	// The keep-alive period runs from the client's last packet, the
+	// CONNECT: start the clock before it is sent, not after the CONNACK.
+	start := time.Now()
 	ack, err := victim.connect(p)
 	if err != nil {
 		return err
@@ -435,7 +438,6 @@ func keepAliveWill(r *run) error {
 	if ack.ReturnCode != packet.Accepted {
 		return &setupError{"CONNACK " + ack.ReturnCode.String()}
 	}
-	start := time.Now()
 	limit := time.Duration(ka)*1500*time.Millisecond + r.cfg.Timeout
 	_, err = victim.read(limit, "the broker to close a silent connection")
 	var ce *closedError
