@@ -496,24 +496,36 @@ func willDiscarded(r *run) error {
 	return nil
 }
 
-func redeliveryQoS1(r *run) error {
-	id := r.id("r")
+// deliverToPersistent gives client id a persistent session subscribed to
+// r.topic("t") at qos, has another client publish payload there at qos, and
+// returns the subscriber with the PUBLISH it received, not yet answered. The
+// caller forgets the session.
+func deliverToPersistent(r *run, id string, qos packet.QoS, payload string) (*conn, *packet.Publish, error) {
 	sub, _, err := r.session("sub", id, false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer r.forget(id)
-	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: 1}); err != nil {
-		return err
+	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: qos}); err != nil {
+		return nil, nil, err
 	}
 	pub, _, err := r.session("pub", r.id("p"), true)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("t"), PacketID: 1, Payload: []byte("unacked")}); err != nil {
-		return err
+	if err := pub.publish(&packet.Publish{QoS: qos, Topic: r.topic("t"), PacketID: 1, Payload: []byte(payload)}); err != nil {
+		return nil, nil, err
 	}
-	first, err := sub.receive("the message")
+	m, err := sub.receive("the message")
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub, m, nil
+}
+
+func redeliveryQoS1(r *run) error {
+	id := r.id("r")
+	defer r.forget(id)
+	sub, first, err := deliverToPersistent(r, id, 1, "unacked")
 	if err != nil {
 		return err
 	}
@@ -540,22 +552,8 @@ func redeliveryQoS1(r *run) error {
 
 func redeliveryPubrel(r *run) error {
 	id := r.id("r")
-	sub, _, err := r.session("sub", id, false)
-	if err != nil {
-		return err
-	}
 	defer r.forget(id)
-	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: 2}); err != nil {
-		return err
-	}
-	pub, _, err := r.session("pub", r.id("p"), true)
-	if err != nil {
-		return err
-	}
-	if err := pub.publish(&packet.Publish{QoS: 2, Topic: r.topic("t"), PacketID: 1, Payload: []byte("x")}); err != nil {
-		return err
-	}
-	m, err := sub.receive("the message")
+	sub, m, err := deliverToPersistent(r, id, 2, "x")
 	if err != nil {
 		return err
 	}
