@@ -62,10 +62,7 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		junit     = fs.String("junit", "", "also write JUnit XML to this `file`")
 		tlsFlags  connFlags
 	)
-	fs.StringVar(&tlsFlags.cafile, "cafile", "", "PEM `file` of the CA that signed the broker's certificate")
-	fs.StringVar(&tlsFlags.cert, "cert", "", "PEM `file` of the client certificate (with -key)")
-	fs.StringVar(&tlsFlags.key, "key", "", "PEM `file` of the client key (with -cert)")
-	fs.BoolVar(&tlsFlags.insecure, "insecure", false, "do not check that the broker's certificate names its host (the chain is still verified)")
+	tlsFlags.registerTLS(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, conformanceUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
@@ -124,13 +121,9 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	if tlsOn(uri) || tlsFlags.cafile != "" || tlsFlags.cert != "" || tlsFlags.key != "" || tlsFlags.insecure {
-		opt, err := tlsFlags.tlsOption()
-		if err != nil {
-			fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
-			return exitUsage
-		}
-		cfg.Transport = append(cfg.Transport, opt)
+	if cfg.Transport, err = tlsFlags.appendTLS(cfg.Transport, uri); err != nil {
+		fmt.Fprintf(stderr, "linnet conformance: %v\n", err)
+		return exitUsage
 	}
 
 	if err := cfg.Validate(); err != nil {

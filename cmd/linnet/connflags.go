@@ -63,16 +63,35 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.keepAlive, "k", 60, "keep-alive in `seconds`, 0 turns it off")
 	fs.BoolVar(&c.persistent, "c", false, "persistent session: CleanSession=0 (needs -i)")
 	fs.StringVar(&c.version, "V", "auto", "protocol `version`: mqttv311, mqttv31, or auto (3.1.1, falling back to 3.1)")
-	fs.StringVar(&c.cafile, "cafile", "", "PEM `file` of the CA that signed the broker's certificate; turns TLS on")
-	fs.StringVar(&c.cert, "cert", "", "PEM `file` of the client certificate (with --key); turns TLS on")
-	fs.StringVar(&c.key, "key", "", "PEM `file` of the client key (with --cert)")
-	fs.BoolVar(&c.insecure, "insecure", false, "do not check that the broker's certificate names its host (the chain is still verified)")
+	c.registerTLS(fs)
 	fs.BoolVar(&c.debug, "d", false, "print debug messages of the client to standard error")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "how long one connect may take")
 	fs.StringVar(&c.willTopic, "will-topic", "", "`topic` of the will, published by the broker if the connection is lost")
 	fs.StringVar(&c.willPayload, "will-payload", "", "`payload` of the will")
 	fs.IntVar(&c.willQoS, "will-qos", 0, "QoS of the will: 0, 1 or 2")
 	fs.BoolVar(&c.willRetain, "will-retain", false, "retain the will")
+}
+
+// registerTLS adds the TLS flags, which every command that reaches a broker
+// shares.
+func (c *connFlags) registerTLS(fs *flag.FlagSet) {
+	fs.StringVar(&c.cafile, "cafile", "", "PEM `file` of the CA that signed the broker's certificate; turns TLS on")
+	fs.StringVar(&c.cert, "cert", "", "PEM `file` of the client certificate (with --key); turns TLS on")
+	fs.StringVar(&c.key, "key", "", "PEM `file` of the client key (with --cert)")
+	fs.BoolVar(&c.insecure, "insecure", false, "do not check that the broker's certificate names its host (the chain is still verified)")
+}
+
+// appendTLS appends the TLS option to opts when the server's scheme or a
+// TLS flag asks for TLS.
+func (c *connFlags) appendTLS(opts []transport.Option, server string) ([]transport.Option, error) {
+	if !tlsOn(server) && c.cafile == "" && c.cert == "" && c.key == "" && !c.insecure {
+		return opts, nil
+	}
+	opt, err := c.tlsOption()
+	if err != nil {
+		return opts, err
+	}
+	return append(opts, opt), nil
 }
 
 // defaultTLSPort is transport.DefaultTLSPort, which a linnet_notls build
@@ -139,12 +158,8 @@ func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string
 	} else if c.willPayload != "" || c.willRetain || c.willQoS != 0 {
 		return opts, "", usagef("--will-payload, --will-qos and --will-retain need --will-topic")
 	}
-	if tlsOn(server) || c.cafile != "" || c.cert != "" || c.key != "" || c.insecure {
-		opt, err := c.tlsOption()
-		if err != nil {
-			return opts, "", err
-		}
-		opts.Transport = append(opts.Transport, opt)
+	if opts.Transport, err = c.appendTLS(opts.Transport, server); err != nil {
+		return opts, "", err
 	}
 	if c.debug {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

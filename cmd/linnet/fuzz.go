@@ -62,10 +62,7 @@ func runFuzz(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		pass     = fs.String("P", "", "`password` for the liveness probe (needs -u)")
 		tlsFlags connFlags
 	)
-	fs.StringVar(&tlsFlags.cafile, "cafile", "", "PEM `file` of the CA that signed the broker's certificate")
-	fs.StringVar(&tlsFlags.cert, "cert", "", "PEM `file` of the client certificate (with -key)")
-	fs.StringVar(&tlsFlags.key, "key", "", "PEM `file` of the client key (with -cert)")
-	fs.BoolVar(&tlsFlags.insecure, "insecure", false, "do not check that the broker's certificate names its host")
+	tlsFlags.registerTLS(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, fuzzUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
@@ -97,13 +94,10 @@ func runFuzz(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *pass != "" {
 		cfg.Password = []byte(*pass)
 	}
-	if tlsOn(uri) || tlsFlags.cafile != "" || tlsFlags.cert != "" || tlsFlags.key != "" || tlsFlags.insecure {
-		opt, err := tlsFlags.tlsOption()
-		if err != nil {
-			fmt.Fprintf(stderr, "linnet fuzz: %v\n", err)
-			return exitUsage
-		}
-		cfg.Transport = append(cfg.Transport, opt)
+	var err error
+	if cfg.Transport, err = tlsFlags.appendTLS(cfg.Transport, uri); err != nil {
+		fmt.Fprintf(stderr, "linnet fuzz: %v\n", err)
+		return exitUsage
 	}
 	ctx, stop := signalContext()
 	defer stop()
