@@ -100,21 +100,14 @@ func (p *Subscribe) decode(flags byte, body []byte, in *interner) error {
 	}
 	r := reader{b: body, bad: errSubscribeShort}
 	var err error
-	if p.PacketID, err = r.uint16(); err != nil {
+	if p.PacketID, err = r.packetID(errSubscribeZeroID); err != nil { // [MQTT-2.3.1-1]
 		return err
-	}
-	if p.PacketID == 0 {
-		return errSubscribeZeroID // [MQTT-2.3.1-1]
 	}
 	p.Subscriptions = p.Subscriptions[:0]
 	for r.remaining() > 0 {
-		b, err := r.bytes()
+		f, err := r.filter(TypeSubscribe, in) // [MQTT-3.8.3-1] and §4.7
 		if err != nil {
 			return err
-		}
-		f, e := in.topicFilter(b)
-		if e != nil {
-			return typed(e, TypeSubscribe) // [MQTT-3.8.3-1] and §4.7
 		}
 		q, err := r.byte()
 		if err != nil {

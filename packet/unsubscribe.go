@@ -73,21 +73,14 @@ func (p *Unsubscribe) decode(flags byte, body []byte, in *interner) error {
 	}
 	r := reader{b: body, bad: errUnsubscribeShort}
 	var err error
-	if p.PacketID, err = r.uint16(); err != nil {
+	if p.PacketID, err = r.packetID(errUnsubscribeZeroID); err != nil { // [MQTT-2.3.1-1]
 		return err
-	}
-	if p.PacketID == 0 {
-		return errUnsubscribeZeroID // [MQTT-2.3.1-1]
 	}
 	p.Filters = p.Filters[:0]
 	for r.remaining() > 0 {
-		b, err := r.bytes()
+		f, err := r.filter(TypeUnsubscribe, in) // [MQTT-3.10.3-1] and §4.7
 		if err != nil {
 			return err
-		}
-		f, e := in.topicFilter(b)
-		if e != nil {
-			return typed(e, TypeUnsubscribe) // [MQTT-3.10.3-1] and §4.7
 		}
 		p.Filters = append(p.Filters, f)
 	}

@@ -254,7 +254,7 @@ func (r *reader) bytes() ([]byte, error) {
 	return p, nil
 }
 
-// utf8 reads a length-prefixed string and checks it with validUTF8Bytes.
+// utf8 reads a length-prefixed string and checks it with validUTF8.
 // The result is interned through in when in is not nil.
 func (r *reader) utf8(t Type, in *interner) (string, error) {
 	p, err := r.bytes()
@@ -265,6 +265,33 @@ func (r *reader) utf8(t Type, in *interner) (string, error) {
 		return "", typed(e, t)
 	}
 	return in.string(p), nil
+}
+
+// packetID reads a packet identifier that must not be 0; zero is the
+// packet type's error for 0 [MQTT-2.3.1-1].
+func (r *reader) packetID(zero *ProtocolError) (uint16, error) {
+	id, err := r.uint16()
+	if err != nil {
+		return 0, err
+	}
+	if id == 0 {
+		return 0, zero
+	}
+	return id, nil
+}
+
+// filter reads a length-prefixed topic filter of a t packet and checks it
+// (§4.7, [MQTT-1.5.3-1], [MQTT-1.5.3-2]).
+func (r *reader) filter(t Type, in *interner) (string, error) {
+	b, err := r.bytes()
+	if err != nil {
+		return "", err
+	}
+	f, e := in.topicFilter(b)
+	if e != nil {
+		return "", typed(e, t)
+	}
+	return f, nil
 }
 
 // interner turns byte slices into strings, reusing a string it made before
