@@ -108,19 +108,14 @@ func (m *Memory) putFree(b []byte) {
 
 // Get returns a copy of the value stored under key.
 func (m *Memory) Get(key string) ([]byte, error) {
-	if err := ValidKey(key); err != nil {
+	b, err := m.AppendValue(nil, key)
+	if err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return nil, ErrClosed
+	if b == nil {
+		b = []byte{} // an empty value is still a value
 	}
-	r, ok := m.records[key]
-	if !ok {
-		return nil, ErrNotFound
-	}
-	return append(make([]byte, 0, len(r.data)), r.data...), nil
+	return b, nil
 }
 
 // AppendValue appends the value stored under key to dst and returns the
