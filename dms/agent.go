@@ -432,10 +432,16 @@ func (a *Agent) heartbeat(ctx context.Context, cn *conn) Event {
 		failures int
 		lastErr  error
 	)
+	report := func(err error) {
+		if f := a.cfg.OnHeartbeatResult; f != nil {
+			f(err)
+		}
+	}
 	fail := func(err error) {
 		failures++
 		lastErr = fmt.Errorf("%w: %w", ErrHeartbeat, err)
 		a.log.Warn("dms: heartbeat failed", "device", a.cfg.DeviceID, "failures", failures, "err", err)
+		report(lastErr)
 	}
 	send := func() {
 		body, err := a.cfg.Status(ctx)
@@ -464,9 +470,11 @@ func (a *Agent) heartbeat(ctx context.Context, cn *conn) Event {
 			switch {
 			case err == nil:
 				failures, lastErr = 0, nil
+				report(nil)
 			case errors.Is(err, client.ErrConnectionLost):
 				// The loss itself arrives as an event; the reconnect
 				// decides what happens next.
+				report(fmt.Errorf("%w: %w", ErrHeartbeat, err))
 			default:
 				fail(err)
 			}
@@ -489,7 +497,10 @@ func (a *Agent) heartbeat(ctx context.Context, cn *conn) Event {
 				_ = a.fire(Event{Kind: EventConnectionLost, Server: cn.server, Err: ev.lost})
 			case ev.up && ev.reconnect && a.State() == StateReconnectingDMS:
 				_ = a.fire(Event{Kind: EventDMSConnected, Server: cn.server})
-				pending = nil
+				if pending != nil {
+					report(fmt.Errorf("%w: %w", ErrHeartbeat, client.ErrConnectionLost))
+					pending = nil
+				}
 				send()
 			}
 		}

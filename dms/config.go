@@ -146,6 +146,16 @@ type Config struct {
 	// RRPC, when set, answers RRPC requests on the DMS connection.
 	RRPC *RRPCConfig
 
+	// OnHeartbeatResult, if set, is called on the agent's goroutine once
+	// for every heartbeat the agent tried to send, when its outcome is
+	// known: nil when the server acknowledged it (PUBACK), otherwise an
+	// error wrapping ErrHeartbeat (the status provider failed, no PUBACK
+	// came before the next heartbeat was due, no connection). A heartbeat
+	// cut off by a lost connection is reported as ErrHeartbeat wrapping
+	// client.ErrConnectionLost. The heartbeat in flight when the agent
+	// stops is not reported. It must not block for long.
+	OnHeartbeatResult func(error)
+
 	// OnTransition is called for every state transition, in order, on the
 	// agent's goroutine. It must not block for long and must not call
 	// Stop (it would wait for itself). Agent.Observe adds more observers.

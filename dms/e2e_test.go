@@ -35,6 +35,8 @@ func TestFlowEndToEnd(t *testing.T) {
 	cfg.OnControlDevice = func(topic string, p []byte) { controls <- msg{topic, string(p)} }
 	cfg.OnVerifyPassword = func(topic string, p []byte) { controls <- msg{topic, string(p)} }
 	cfg.RRPC = &dms.RRPCConfig{ProductKey: "pk", DeviceName: "dev-1", Handler: dev.handle}
+	results := make(chan error, 10)
+	cfg.OnHeartbeatResult = func(err error) { results <- err }
 	a := e.startAgent(cfg)
 
 	trs := rec.expect(t, dms.EventStart, dms.EventRedirectConnected, dms.EventNetworkInfoReceived, dms.EventDMSConnected)
@@ -67,6 +69,15 @@ func TestFlowEndToEnd(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(hb.Payload, &body))
 		require.Equal(t, hb.At.UnixMilli(), body.Time)
+		// The simulator can get the heartbeat before the device gets its
+		// PUBACK; the clock moves on only once the device has it, or the
+		// next tick would find the heartbeat unacknowledged.
+		select {
+		case err := <-results:
+			require.NoError(t, err, "heartbeat %d", k)
+		case <-ctx.Done():
+			t.Fatalf("no result for heartbeat %d", k)
+		}
 		e.clock.AwaitWaiters(t, 1) // the heartbeat ticker
 		e.clock.Advance(20 * time.Second)
 	}
@@ -457,6 +468,8 @@ func TestHeartbeatFailuresFromStatus(t *testing.T) {
 	cfg.MaxHeartbeatFailures = 2
 	broken := errors.New("sensor bus down")
 	cfg.Status = func(context.Context) ([]byte, error) { return nil, broken }
+	results := make(chan error, 10)
+	cfg.OnHeartbeatResult = func(err error) { results <- err }
 	a := e.startAgent(cfg)
 	rec.expect(t, dms.EventStart, dms.EventRedirectConnected, dms.EventNetworkInfoReceived, dms.EventDMSConnected)
 	require.ErrorIs(t, <-catch.errs, broken) // the one sent at once
@@ -469,4 +482,11 @@ func TestHeartbeatFailuresFromStatus(t *testing.T) {
 	require.ErrorIs(t, tr.Event.Err, dms.ErrHeartbeat)
 	require.Empty(t, e.sim.Heartbeats())
 	stopAgent(t, a, rec)
+	// OnHeartbeatResult saw both failures, typed.
+	require.Len(t, results, 2)
+	for range 2 {
+		err := <-results
+		require.ErrorIs(t, err, dms.ErrHeartbeat)
+		require.ErrorIs(t, err, broken)
+	}
 }

@@ -38,13 +38,15 @@ func TestFlowMosquitto(t *testing.T) {
 	require.NoError(t, sim.Register(ctx, "dev-m", dmsB.URI()))
 
 	rec := newRecorder()
+	results := make(chan error, 10)
 	a, err := dms.NewAgent(dms.Config{
-		DeviceID:         "dev-m",
-		RedirectServer:   redirect.URI(),
-		Clock:            clock,
-		OnTransition:     rec.observe,
-		RRPC:             &dms.RRPCConfig{ProductKey: "pk", DeviceName: "dev-m"},
-		ReconnectBackoff: client.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		OnHeartbeatResult: func(err error) { results <- err },
+		DeviceID:          "dev-m",
+		RedirectServer:    redirect.URI(),
+		Clock:             clock,
+		OnTransition:      rec.observe,
+		RRPC:              &dms.RRPCConfig{ProductKey: "pk", DeviceName: "dev-m"},
+		ReconnectBackoff:  client.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 	})
 	require.NoError(t, err)
 	require.NoError(t, a.Start())
@@ -58,6 +60,12 @@ func TestFlowMosquitto(t *testing.T) {
 		require.Len(t, beats, k)
 		require.Equal(t, t0.Add(time.Duration(k-1)*dms.DefaultHeartbeatInterval), beats[k-1].At)
 		require.Equal(t, "dev-m", beats[k-1].DeviceID)
+		select { // acknowledged before the clock moves
+		case err := <-results:
+			require.NoError(t, err, "heartbeat %d", k)
+		case <-ctx.Done():
+			t.Fatalf("no result for heartbeat %d", k)
+		}
 		clock.AwaitWaiters(t, 1)
 		clock.Advance(dms.DefaultHeartbeatInterval)
 	}
