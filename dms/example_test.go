@@ -13,6 +13,7 @@ import (
 
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/dms"
+	"github.com/linnet-mqtt/linnet/internal/mochifix"
 	"github.com/linnet-mqtt/linnet/transport"
 )
 
@@ -38,6 +39,11 @@ func (passwordHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 // and returns its URI.
 func exampleBroker() (uri string, stop func()) {
 	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
+	// One broker plays both servers: the agent leaves the redirect server
+	// and connects again with the same id at once (see internal/mochifix).
+	if err := mochifix.AddTo(s, nil); err != nil {
+		panic(err)
+	}
 	if err := s.AddHook(new(passwordHook), nil); err != nil {
 		panic(err)
 	}

@@ -3,6 +3,7 @@ package dms_test
 import (
 	"context"
 	"errors"
+	"github.com/linnet-mqtt/linnet/internal/mochifix"
 	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"log/slog"
 	"strings"
@@ -103,6 +104,7 @@ func startBroker(t testing.TB, hook *authHook, addr string) *broker {
 func (b *broker) start() {
 	b.t.Helper()
 	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(b.t, mochifix.AddTo(s, nil)) // the agent reconnects with its id at once
 	require.NoError(b.t, s.AddHook(b.hook, nil))
 	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: b.addr})
 	require.NoError(b.t, s.AddListener(l))

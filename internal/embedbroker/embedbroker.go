@@ -35,6 +35,7 @@ package embedbroker
 import (
 	"errors"
 	"fmt"
+	"github.com/linnet-mqtt/linnet/internal/mochifix"
 	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"io"
 	"log/slog"
@@ -87,6 +88,11 @@ func Start(cfg Config) (*Broker, error) {
 	// before mochi starts dropping them.
 	caps.MaximumClientWritesPending = 64 * 1024
 	srv := mqtt.New(&mqtt.Options{Logger: logger, Capabilities: caps})
+	// The DMS agent leaves the redirect listener and connects to the DMS
+	// listener with the same client id at once; see internal/mochifix.
+	if err := mochifix.AddTo(srv, nil); err != nil {
+		return nil, fmt.Errorf("embedbroker: adding the session hook: %w", err)
+	}
 	if err := srv.AddHook(&authHook{check: cfg.Auth}, nil); err != nil {
 		return nil, fmt.Errorf("embedbroker: adding the auth hook: %w", err)
 	}

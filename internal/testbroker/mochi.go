@@ -3,6 +3,7 @@ package testbroker
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/linnet-mqtt/linnet/internal/mochifix"
 	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"io"
 	"log"
@@ -88,6 +89,10 @@ func StartMochi(t testing.TB, cfg MochiConfig) *Mochi {
 	t.Cleanup(func() { _ = os.RemoveAll(sockDir) })
 
 	s := mqtt.New(&mqtt.Options{Logger: logger})
+	// Tests reconnect with the same client id at once; see internal/mochifix.
+	if err := mochifix.AddTo(s, nil); err != nil {
+		t.Fatalf("testbroker: adding the session hook: %v", err)
+	}
 	if err := s.AddHook(new(allowAll), nil); err != nil {
 		t.Fatalf("testbroker: adding auth hook: %v", err)
 	}
