@@ -396,6 +396,38 @@ func (c *conn) fence() ([]packet.Packet, error) {
 	}
 }
 
+// markerFence collects what c receives before a marker message that pub
+// publishes after everything it published so far, on a topic c subscribes
+// to for the purpose (packet id id on both connections). One publisher and
+// one subscriber: whatever the broker routed to c from pub's earlier
+// messages arrives before the marker. A PUBACK alone orders nothing, since
+// a broker may acknowledge a message before it routes it (mochi does), and
+// a PINGREQ fence on c only covers what was already queued for c.
+func (c *conn) markerFence(pub *conn, marker string, id uint16) ([]*packet.Publish, error) {
+	if err := c.subscribeOK(id, packet.Subscription{Filter: marker, QoS: 0}); err != nil {
+		return nil, err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: marker, PacketID: id, Payload: []byte("marker")}); err != nil {
+		return nil, err
+	}
+	var got []*packet.Publish
+	for {
+		m, err := c.receive("the marker " + marker)
+		if err != nil {
+			return got, err
+		}
+		if m.Topic == marker {
+			return got, nil
+		}
+		if m.QoS > 0 {
+			if err := c.ack(m); err != nil {
+				return got, err
+			}
+		}
+		got = append(got, m)
+	}
+}
+
 // disconnect sends DISCONNECT and closes.
 func (c *conn) disconnect() {
 	_ = c.send(&packet.Disconnect{})
