@@ -74,6 +74,26 @@ func topicNameError[T string | []byte](topic T) *ProtocolError {
 }
 
 func (p *Publish) appendTo(b []byte, strict bool) ([]byte, error) {
+	b, err := p.appendHead(b, strict, len(p.Payload))
+	if err != nil {
+		return b, err
+	}
+	return append(b, p.Payload...), nil
+}
+
+// AppendHead appends the packet without its payload to b: the fixed header
+// (whose remaining length counts the payload) and the variable header. The
+// wire form is the result followed by p.Payload, so a writer with a
+// vectored write (net.Buffers) or an io.Writer can send a large payload
+// without copying it into the packet buffer. The checks are those of
+// Append.
+func (p *Publish) AppendHead(b []byte) ([]byte, error) {
+	return p.appendHead(b, true, len(p.Payload))
+}
+
+// appendHead appends everything before the payload, reserving capacity for
+// reserve more bytes.
+func (p *Publish) appendHead(b []byte, strict bool, reserve int) ([]byte, error) {
 	if strict {
 		if e := p.check(); e != nil {
 			return b, e
@@ -95,8 +115,8 @@ func (p *Publish) appendTo(b []byte, strict bool) ([]byte, error) {
 		return b, typed(errRemainingLengthTooBig, TypePublish)
 	}
 	// One capacity check, then the fields by index.
-	n := packetLen(rl)
-	b = slices.Grow(b, n)
+	n := packetLen(rl) - len(p.Payload)
+	b = slices.Grow(b, n+reserve)
 	off := len(b)
 	b = b[:off+n]
 	w := b[off:]
@@ -106,9 +126,7 @@ func (p *Publish) appendTo(b []byte, strict bool) ([]byte, error) {
 	i += 2 + copy(w[i+2:], p.Topic)
 	if p.QoS != QoS0 {
 		w[i], w[i+1] = byte(p.PacketID>>8), byte(p.PacketID)
-		i += 2
 	}
-	copy(w[i:], p.Payload)
 	return b, nil
 }
 

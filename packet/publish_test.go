@@ -62,3 +62,34 @@ func TestPublishLargePayload(t *testing.T) {
 		require.Len(t, q.(*packet.Publish).Payload, n)
 	}
 }
+
+// TestPublishAppendHead checks that the head followed by the payload is
+// the packet Append writes, for every QoS and remaining-length size, and
+// that AppendHead refuses what Append refuses, leaving b as it was.
+func TestPublishAppendHead(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 200, 1 << 14, 1 << 21} {
+		for _, q := range []packet.QoS{packet.QoS0, packet.QoS1, packet.QoS2} {
+			p := &packet.Publish{QoS: q, Retain: true, Topic: "a/b", Payload: make([]byte, n)}
+			if q != packet.QoS0 {
+				p.PacketID, p.Dup = 7, true
+			}
+			for i := range p.Payload {
+				p.Payload[i] = byte(i)
+			}
+			want, err := p.Append([]byte("prefix"))
+			require.NoError(t, err)
+			head, err := p.AppendHead([]byte("prefix"))
+			require.NoError(t, err)
+			require.Equal(t, p.Len()-n, len(head)-len("prefix"), "QoS %d, %d bytes", q, n)
+			require.Equal(t, want, append(head, p.Payload...), "QoS %d, %d bytes", q, n)
+		}
+	}
+	for _, r := range publishRefusals() {
+		b, err := r.p.(*packet.Publish).AppendHead([]byte("x"))
+		require.ErrorIs(t, err, r.kind, r.name)
+		require.Equal(t, []byte("x"), b, r.name)
+	}
+	huge := &packet.Publish{Topic: "t", Payload: make([]byte, packet.MaxRemainingLength)}
+	_, err := huge.AppendHead(nil)
+	require.ErrorIs(t, err, packet.ErrPacketTooLarge)
+}
