@@ -106,6 +106,15 @@
 //   - Disconnect waits for outbound messages in flight, not for inbound
 //     messages still queued for handlers (their acks are not sent; the
 //     server delivers them again to a persistent session).
+//   - A process that dies (SIGKILL, power loss) with a persistent session
+//     and the file store loses no message: on the next run the server
+//     sends again what was not acknowledged, and the store still holds the
+//     QoS 2 messages awaiting PUBREL. A QoS 2 message is handled once unless
+//     the process died after its handler ran but before the completion
+//     (the r- record's removal) reached the store; then it is handled again
+//     on the next run. No client can make that step atomic with the
+//     handler's own work: make such handlers idempotent, or use ManualAcks
+//     and acknowledge once the work is durable.
 //   - A handler that never returns holds the dispatcher for good; Close
 //     does not wait for it but cannot stop it either.
 //   - While the dispatcher is full the client cannot tell a dead server from
