@@ -140,3 +140,42 @@ func TestManualPingSenderConcurrent(t *testing.T) {
 	require.False(t, m.Poll(clock().Add(time.Hour)))
 	require.NotEmpty(t, checks)
 }
+
+// TestExtraPubcomp checks the PUBCOMPs a session provokes itself: a server
+// that sends PUBREC again for a released message gets a second PUBREL
+// [MQTT-4.3.3-1] and answers both, and a PUBREC for an unknown id is
+// answered with PUBREL, which the server answers too. Those PUBCOMPs are
+// absorbed, one per extra PUBREL, even with StrictAcks; one more is still an
+// unknown ack, and none carries over to the next connection.
+func TestExtraPubcomp(t *testing.T) {
+	h := newHarness(t, Options{StrictAcks: true})
+	strayComp := func(pid uint16) func(*harness, time.Time) error {
+		return func(h *harness, now time.Time) error {
+			err := h.s.Received(now, &packet.Pubcomp{PacketID: pid})
+			var ue *UnknownAckError
+			require.ErrorAs(t, err, &ue)
+			return err
+		}
+	}
+	runSteps(t, h, []step{
+		{at: 0, do: connack(false, false)},
+		{at: 1, do: publish(2, "two"), want: []string{"> PUBLISH q2 id=1 dup=0 t two"}},
+		{at: 2, do: recv(&packet.Pubrec{PacketID: 1}), want: []string{"> PUBREL 1"}},
+		{at: 3, do: recv(&packet.Pubrec{PacketID: 1}), want: []string{"> PUBREL 1"}}, // re-sent PUBREC
+		{at: 4, do: recv(&packet.Pubcomp{PacketID: 1}), want: []string{"! done 1"}},
+		{at: 5, do: recv(&packet.Pubcomp{PacketID: 1})}, // for the second PUBREL
+		{at: 6, do: strayComp(1), wantErr: ErrUnknownPacketID},
+		{at: 7, do: recv(&packet.Pubrec{PacketID: 9}), want: []string{"> PUBREL 9"}},
+		{at: 8, do: publish(2, "next"), want: []string{"> PUBLISH q2 id=2 dup=0 t next"}},
+		{at: 9, do: recv(&packet.Pubcomp{PacketID: 9})}, // for the PUBREL answering PUBREC 9
+		{at: 10, do: strayComp(9), wantErr: ErrUnknownPacketID},
+		{at: 11, do: recv(&packet.Pubrec{PacketID: 7}), want: []string{"> PUBREL 7"}},
+		{at: 12, do: lost(nil)},
+		{at: 13, do: connack(true, false), want: []string{"> PUBLISH q2 id=2 dup=1 t next"}},
+		{at: 14, do: strayComp(7), wantErr: ErrUnknownPacketID}, // an earlier connection's
+		{at: 15, do: recv(&packet.Pubrec{PacketID: 2}), want: []string{"> PUBREL 2"}},
+		{at: 16, do: recv(&packet.Pubcomp{PacketID: 2}), want: []string{"! done 2"}},
+	})
+	require.Equal(t, 0, h.s.ids.Len())
+	require.Empty(t, h.storeKeys())
+}

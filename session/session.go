@@ -241,6 +241,14 @@ type Session struct {
 	ids       *idSet
 	byPID     map[uint16]*outRecord
 	inbound   map[uint16]*inRecord
+	// extraComp counts, per packet id, the PUBCOMPs this connection can
+	// still get for PUBRELs it sent beyond the one that completes a
+	// message: a PUBREL answering a PUBREC for an unknown id, or a second
+	// PUBREL for a message already released (a server that re-sends its
+	// PUBREC, as mochi does on a resumed session). Such a PUBCOMP is
+	// expected, not a protocol violation; made on demand, cleared with
+	// the connection.
+	extraComp map[uint16]int
 	nextMsgID MsgID
 	nextSeq   uint64 // next sb- sequence number
 
@@ -929,12 +937,16 @@ func (s *Session) receivePubrec(pid uint16) error {
 		// Paho answers an unknown PUBREC with PUBREL; §4.3.3 allows it and
 		// the server then completes with PUBCOMP.
 		s.log.Warn("session: PUBREC for an unknown packet identifier, answering PUBREL", "id", pid)
+		s.expectExtraComp(pid)
 		s.control.Push(sendEntry{typ: packet.TypePubrel, pid: pid})
 		return nil
 	case r.kind != kindPublish || r.pub.QoS != packet.QoS2:
 		s.log.Warn("session: PUBREC for a packet identifier that is not a QoS 2 publish, ignored", "id", pid)
 		return nil
 	case r.st == stReleased:
+		// The server sent PUBREC again: answer it [MQTT-4.3.3-1]; the
+		// PUBREL sent before may still bring its own PUBCOMP.
+		s.expectExtraComp(pid)
 		s.control.Push(sendEntry{typ: packet.TypePubrel, pid: pid, rec: r, gen: r.gen})
 		return nil
 	}
@@ -993,10 +1005,30 @@ func (s *Session) receivePubrel(pid uint16) error {
 func (s *Session) receivePubcomp(pid uint16) error {
 	r := s.byPID[pid]
 	if r == nil || r.kind != kindPublish || r.st != stReleased {
+		// The server answers each PUBREL: a PUBCOMP for an extra one comes
+		// after the one that completed the message, and before the PUBREC
+		// of any later message with the same id, which it cannot complete.
+		if n := s.extraComp[pid]; n > 0 {
+			if n == 1 {
+				delete(s.extraComp, pid)
+			} else {
+				s.extraComp[pid] = n - 1
+			}
+			return nil
+		}
 		return s.unknownAck(packet.TypePubcomp, pid)
 	}
 	s.finish(r, keySC, nil)
 	return nil
+}
+
+// expectExtraComp records that a PUBREL about to go out for pid may bring
+// a PUBCOMP beyond the one that completes the message.
+func (s *Session) expectExtraComp(pid uint16) {
+	if s.extraComp == nil {
+		s.extraComp = make(map[uint16]int)
+	}
+	s.extraComp[pid]++
 }
 
 func (s *Session) receiveSuback(p *packet.Suback) error {
@@ -1034,6 +1066,7 @@ func (s *Session) receiveUnsuback(p *packet.Unsuback) error {
 // connected all the same.
 func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) error {
 	s.connected = true
+	s.extraComp = nil // no PUBCOMP of an earlier connection arrives on this one
 	s.control.Clear()
 	s.pubs.Clear()
 	s.lastSent, s.lastRecv, s.pingOutstanding = now, now, false
