@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ type Client struct {
 	netConn  net.Conn           // the connection of the loop, for Close
 	version  Version            // the version that worked last (auto mode)
 
+	// restored are the tokens of the messages New restored from the
+	// store; set by New, read-only after.
+	restored []*Token
+
 	// own is the protocol state. While running is true only the loop
 	// goroutine touches it; otherwise whoever holds mu.
 	own owned
@@ -69,7 +74,6 @@ type pendingOp struct {
 	topic string
 	qos   packet.QoS
 	kind  packet.Type // TypePublish, TypeSubscribe, TypeUnsubscribe
-	pid   uint16      // the packet id of a publish restored from the store
 	subs  []Subscription
 	reply chan opResult // subscribe/unsubscribe: capacity 1
 }
@@ -126,9 +130,25 @@ func New(opts Options) (*Client, error) {
 	}
 	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]pendingOp)}
 	for _, out := range sess.Outstanding() {
-		c.own.pending[out.ID] = pendingOp{kind: packet.TypePublish, topic: out.Message.Topic, qos: out.Message.QoS, pid: out.PacketID}
+		tok := newToken()
+		tok.msgID.Store(uint64(out.ID))
+		tok.id.Store(uint32(out.PacketID))
+		c.own.pending[out.ID] = pendingOp{kind: packet.TypePublish, tok: tok, topic: out.Message.Topic, qos: out.Message.QoS}
+		c.restored = append(c.restored, tok)
 	}
 	return c, nil
+}
+
+// RestoredTokens returns the tokens of the QoS 1 and 2 messages that New
+// found in the store: sent by an earlier run of the process and not yet
+// complete, or waiting in a persisted offline buffer (Paho's
+// getPendingDeliveryTokens). They are in the order the messages go out
+// again and complete as PublishAsync tokens do: at PUBACK or PUBCOMP after
+// the resend, or with the error that ends them (a clean session that
+// discards them, Close). The list is fixed at New; it is empty when the
+// store held nothing.
+func (c *Client) RestoredTokens() []*Token {
+	return slices.Clone(c.restored)
 }
 
 // Options returns a copy of the options in force, defaults filled in. The

@@ -119,6 +119,6 @@
 //     does not wait for it but cannot stop it either.
 //   - While the dispatcher is full the client cannot tell a dead server from
 //     one whose packets it has not read yet; it waits for the handler.
-//   - Token.MessageID is known once the message has been given a packet id;
-//     messages restored from a store have no token, only OnDeliveryComplete.
+//   - Token.MessageID is known once the message has been given a packet id.
+//     Messages restored from a store have the tokens of RestoredTokens.
 package client

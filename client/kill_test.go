@@ -75,6 +75,10 @@ func killChild(ctx context.Context, b killBroker, dir, role string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), killEnvRole+"="+role, killEnvBroker+"="+b.uri, killEnvDir+"="+dir,
 		killEnvInFlight+"="+strconv.Itoa(b.inFlight))
 	cmd.Stderr = os.Stderr
+	// At the test's deadline, SIGQUIT makes the child print its goroutines
+	// to stderr before it ends, so a hang shows where it is.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 
@@ -369,6 +373,9 @@ func TestKillChild(t *testing.T) {
 		PersistentSession: true,
 		Persistence:       store.NewFile(store.FileOptions{Dir: os.Getenv(killEnvDir)}),
 		MaxInFlight:       inFlight,
+		OnConnectionLost: func(err error) {
+			_, _ = os.Stderr.WriteString("kill child " + role + ": connection lost: " + err.Error() + "\n")
+		},
 	}
 	if strings.HasSuffix(role, "receive") {
 		// Messages of the resumed session arrive right after CONNACK,
@@ -381,7 +388,10 @@ func TestKillChild(t *testing.T) {
 	require.NoError(t, c.Connect(ctx))
 	switch role {
 	case "resume":
-		require.NoError(t, c.Disconnect(ctx)) // waits for the restored messages
+		for _, tok := range c.RestoredTokens() {
+			require.NoError(t, tok.Wait(ctx))
+		}
+		require.NoError(t, c.Disconnect(ctx))
 		return
 	case "receive":
 		_, err := c.Subscribe(ctx, handle, Subscription{Filter: "kill/#", QoS: 2})

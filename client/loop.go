@@ -1071,7 +1071,7 @@ func (l *loop) complete(ev session.Event) {
 			op.tok.complete(err)
 		}
 		if f := l.c.opts.OnDeliveryComplete; f != nil && err == nil {
-			d := Delivery{Topic: op.topic, QoS: op.qos, MessageID: op.pid}
+			d := Delivery{Topic: op.topic, QoS: op.qos}
 			if op.tok != nil {
 				d.MessageID = op.tok.MessageID()
 			}

@@ -4,11 +4,15 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
+	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/store"
 )
 
 // TestBrokerRestartPersistentSession checks a persistent session across a
@@ -74,4 +78,66 @@ func TestBrokerRestartPersistentSession(t *testing.T) {
 			t.Fatalf("only %d of 20 messages after the restart: %v", len(seen), seen)
 		}
 	}
+}
+
+// TestRestoredTokens checks RestoredTokens: the QoS 1 and 2 messages a
+// first client left in flight (one QoS 2 past PUBREC) come back in a new
+// client on the same file store as tokens with their packet ids, PUBREL
+// stage first; after the resend on a resumed session [MQTT-4.4.0-1] they
+// complete at the PUBCOMP and the PUBACK, never before, and
+// OnDeliveryComplete reports them too.
+func TestRestoredTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		fb := fakebroker.New(t)
+		persist := func(o *Options) {
+			o.PersistentSession = true
+			o.Persistence = store.NewFile(store.FileOptions{Dir: dir})
+		}
+		first := fakeClient(t, fb, persist)
+		sc, _ := connectFake(t, first, fb, &packet.Connack{})
+		t1 := first.PublishAsync("a", 1, false, []byte("one"))
+		t2 := first.PublishAsync("b", 2, false, []byte("two"))
+		p1 := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		p2 := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		sc.WritePacket(t, &packet.Pubrec{PacketID: p2.PacketID})
+		sc.WantPacket(t, &packet.Pubrel{PacketID: p2.PacketID})
+		require.Empty(t, first.RestoredTokens(), "nothing was in the store at New")
+		require.NoError(t, first.Close())
+		require.ErrorIs(t, t1.Err(), ErrClosed)
+		require.ErrorIs(t, t2.Err(), ErrClosed)
+		sc.WantClosed(t)
+
+		deliveries := make(chan Delivery, 2)
+		second := fakeClient(t, fb, func(o *Options) {
+			persist(o)
+			o.OnDeliveryComplete = func(d Delivery) { deliveries <- d }
+		})
+		toks := second.RestoredTokens()
+		require.Len(t, toks, 2)
+		require.Equal(t, p2.PacketID, toks[0].MessageID())
+		require.Equal(t, p1.PacketID, toks[1].MessageID())
+		toks[0] = nil // the returned slice is a copy
+		require.NotNil(t, second.RestoredTokens()[0])
+		toks = second.RestoredTokens()
+
+		sc2, _ := connectFake(t, second, fb, &packet.Connack{SessionPresent: true})
+		sc2.WantPacket(t, &packet.Pubrel{PacketID: p2.PacketID})
+		again := sc2.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, p1.PacketID, again.PacketID)
+		require.True(t, again.Dup)
+		synctest.Wait()
+		for _, tok := range toks {
+			require.False(t, isDone(tok), "a restored token completed before its ack")
+		}
+		sc2.WritePacket(t, &packet.Pubcomp{PacketID: p2.PacketID})
+		require.NoError(t, toks[0].Wait(context.Background()))
+		synctest.Wait()
+		require.False(t, isDone(toks[1]))
+		sc2.WritePacket(t, &packet.Puback{PacketID: p1.PacketID})
+		require.NoError(t, toks[1].Wait(context.Background()))
+		got := []Delivery{<-deliveries, <-deliveries}
+		require.Equal(t, []Delivery{{Topic: "", QoS: 2, MessageID: p2.PacketID}, {Topic: "a", QoS: 1, MessageID: p1.PacketID}}, got)
+		require.NoError(t, second.Close())
+	})
 }
