@@ -179,3 +179,18 @@ func TestExtraPubcomp(t *testing.T) {
 	require.Equal(t, 0, h.s.ids.Len())
 	require.Empty(t, h.storeKeys())
 }
+
+// TestExtraPubcompBounded checks that a server sending PUBREC after PUBREC
+// for unknown ids (each answered with PUBREL) cannot grow the bookkeeping
+// of the PUBCOMPs they may bring without bound.
+func TestExtraPubcompBounded(t *testing.T) {
+	h := newHarness(t, Options{StrictAcks: true})
+	now := time.Unix(0, 0)
+	require.NoError(t, h.s.OnConnack(now, false, false))
+	for pid := 1; pid <= 65535; pid++ {
+		require.NoError(t, h.s.Received(now, &packet.Pubrec{PacketID: uint16(pid)}))
+		require.NoError(t, h.s.Received(now, &packet.Pubrec{PacketID: 1}))
+	}
+	require.Len(t, h.s.extraComp, maxExtraComp)
+	require.Equal(t, maxExtraComp, h.s.extraComp[1])
+}

@@ -1022,13 +1022,20 @@ func (s *Session) receivePubcomp(pid uint16) error {
 	return nil
 }
 
+// maxExtraComp bounds the bookkeeping of extra PUBCOMPs, so that a server
+// sending PUBREC after PUBREC cannot make it grow: past the bound, its
+// PUBCOMPs are unknown acks again.
+const maxExtraComp = 256
+
 // expectExtraComp records that a PUBREL about to go out for pid may bring
 // a PUBCOMP beyond the one that completes the message.
 func (s *Session) expectExtraComp(pid uint16) {
 	if s.extraComp == nil {
 		s.extraComp = make(map[uint16]int)
 	}
-	s.extraComp[pid]++
+	if n, ok := s.extraComp[pid]; (ok || len(s.extraComp) < maxExtraComp) && n < maxExtraComp {
+		s.extraComp[pid] = n + 1
+	}
 }
 
 func (s *Session) receiveSuback(p *packet.Suback) error {
