@@ -308,7 +308,16 @@ func (ip *inPacket) packet() packet.Packet {
 
 func (rd *reader) run(r *packet.Reader) {
 	defer rd.wg.Done()
+	var (
+		co     coalescer
+		handed time.Time // when the last batch went to the loop
+		small  bool      // it had less than half of maxBatch packets
+	)
 	for {
+		paused := co.on && small && !r.Ready()
+		if paused {
+			time.Sleep(coalesceWait)
+		}
 		b := rd.batch()
 		if b == nil {
 			rd.hand(nil, net.ErrClosed)
@@ -316,16 +325,24 @@ func (rd *reader) run(r *packet.Reader) {
 		}
 		b.reset()
 		var err error
+		start := time.Now()
 		for {
 			var p packet.Packet
 			if p, err = r.ReadPacket(); err != nil {
 				break
+			}
+			if len(b.pkts) == 0 {
+				co.first(time.Now(), start, handed, small)
 			}
 			b.add(p)
 			if len(b.pkts) >= maxBatch || !r.Ready() {
 				break
 			}
 		}
+		if paused {
+			co.afterPause(len(b.pkts))
+		}
+		small = len(b.pkts) < maxBatch/2
 		if len(b.pkts) == 0 {
 			b = nil // only the error
 		}
@@ -333,6 +350,56 @@ func (rd *reader) run(r *packet.Reader) {
 		if err != nil {
 			return
 		}
+		handed = time.Now()
+	}
+}
+
+// coalescer decides when the reader reads a little later. A stream that
+// keeps bringing small batches close together (coalesceAfter in a row,
+// each less than coalesceGap after the one before) turns it on: the reader
+// then pauses coalesceWait before a read that follows a small batch, so
+// that the kernel gathers the next packets into one read and a busy
+// broker writes them in fewer, larger chunks (mosquitto spends far less per
+// message on a subscriber that does not take every packet on its own). The
+// first read that has to wait for its data (coalesceBlocked), or a pause
+// that gathered fewer than coalesceDense packets, turns it off. A
+// request-response exchange brings a packet or two per round trip and is
+// not delayed, or once at most.
+type coalescer struct {
+	on     bool
+	streak int
+}
+
+const (
+	coalesceAfter   = 4
+	coalesceDense   = 8
+	coalesceGap     = 25 * time.Microsecond
+	coalesceBlocked = 20 * time.Microsecond
+	coalesceWait    = 250 * time.Microsecond
+)
+
+// first notes the first packet of a batch, read at now: the read started
+// at start; the previous batch was handed over at handed and was small or
+// not.
+func (c *coalescer) first(now, start, handed time.Time, small bool) {
+	if c.on {
+		if now.Sub(start) >= coalesceBlocked {
+			c.on, c.streak = false, 0 // the stream paused
+		}
+		return
+	}
+	if small && !handed.IsZero() && now.Sub(handed) < coalesceGap {
+		c.streak++
+		c.on = c.streak >= coalesceAfter
+		return
+	}
+	c.streak = 0
+}
+
+// afterPause notes how many packets the batch read after a pause took.
+func (c *coalescer) afterPause(n int) {
+	if n < coalesceDense {
+		c.on, c.streak = false, 0 // too few came during the pause
 	}
 }
 

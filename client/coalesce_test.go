@@ -1,0 +1,74 @@
+package client
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCoalescer checks when the reader pauses before reading: a
+// request-response exchange (a packet or two per round trip) never turns
+// it on; a stream of small batches close together does, after
+// coalesceAfter of them; it stays on while each pause gathers at least
+// coalesceDense packets and the reads find their data waiting, and goes off
+// at the first sparse pause or waiting read.
+func TestCoalescer(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+
+	// A round trip every 80 us, its two packets 5 us apart.
+	var c coalescer
+	at := t0
+	handed := time.Time{}
+	for range 1000 {
+		c.first(at, at.Add(-us(70)), handed, true) // the PUBLISH, after waiting
+		handed = at
+		at = at.Add(us(5))
+		c.first(at, at, handed, true) // the PUBACK, right behind it
+		handed = at
+		at = at.Add(us(80))
+		require.False(t, c.on, "a request-response exchange turned it on")
+	}
+
+	// A stream: a small batch every 10 us, each read finding its data.
+	c = coalescer{}
+	handed, at = time.Time{}, t0
+	for i := range coalesceAfter + 1 {
+		require.Equal(t, i > coalesceAfter, c.on, "after %d close small batches", i)
+		c.first(at, at, handed, true)
+		handed = at
+		at = at.Add(us(10))
+	}
+	require.True(t, c.on)
+	// Pauses that gather enough keep it on; a read that waits ends it.
+	for range 10 {
+		c.afterPause(coalesceDense)
+		c.first(at, at, handed, true)
+		require.True(t, c.on)
+		at = at.Add(coalesceWait)
+	}
+	c.first(at.Add(coalesceBlocked), at, handed, true)
+	require.False(t, c.on, "a read that waited for its data")
+	require.Zero(t, c.streak)
+
+	// On again (the first batch follows the long wait); a pause that
+	// gathers too little ends it.
+	for range coalesceAfter + 1 {
+		c.first(at, at, handed, true)
+		handed = at
+		at = at.Add(us(10))
+	}
+	require.True(t, c.on)
+	c.afterPause(coalesceDense - 1)
+	require.False(t, c.on, "a sparse pause")
+
+	// Large batches (the reader is behind) do not count towards it.
+	c = coalescer{}
+	for range 3 * coalesceAfter {
+		c.first(at, at, handed, false)
+		handed = at
+		at = at.Add(us(10))
+	}
+	require.False(t, c.on)
+}
