@@ -269,7 +269,6 @@ type Session struct {
 
 	outPool []*outRecord
 	inPool  []*inRecord
-	keys    [3]map[uint16]string
 	enc     []byte // encoding buffer for records
 
 	// packets handed out by NextToSend, reused
@@ -328,9 +327,6 @@ func New(opts Options) (*Session, error) {
 	if s.pingTimeout == 0 {
 		s.pingTimeout = s.keepAlive
 	}
-	for i := range s.keys {
-		s.keys[i] = make(map[uint16]string)
-	}
 	if s.store == nil {
 		m := store.NewMemory()
 		if err := m.Open("", ""); err != nil {
@@ -344,16 +340,9 @@ func New(opts Options) (*Session, error) {
 	return s, nil
 }
 
-// key returns the store key of a packet identifier, cached so that steady
-// state does not allocate.
-func (s *Session) key(kind int, pid uint16) string {
-	k, ok := s.keys[kind][pid]
-	if !ok {
-		k = keyPrefixes[kind] + strconv.Itoa(int(pid))
-		s.keys[kind][pid] = k
-	}
-	return k
-}
+// key returns the store key of a packet identifier (see storeKey: it does
+// not allocate).
+func (s *Session) key(kind int, pid uint16) string { return storeKey(kind, pid) }
 
 func bufKey(seq uint64) string { return "sb-" + strconv.FormatUint(seq, 10) }
 
