@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ type window struct {
 	inWindow chan struct{} // closed when the old connection is held
 	release  chan struct{} // closed to let it go
 	once     sync.Once
-	held     bool
+	held     atomic.Bool // the old connection reached the window
 }
 
 func (*window) ID() string { return "test-window" }
@@ -46,16 +47,15 @@ func (*window) OnACLCheck(*mqtt.Client, string, bool) bool              { return
 
 func (w *window) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 	// The clean-up of the ended connection: it unsubscribes its filters.
-	if cl.ID != "dev" || !cl.Closed() || len(pk.Filters) == 0 || w.held {
+	if cl.ID != "dev" || !cl.Closed() || len(pk.Filters) == 0 || !w.held.CompareAndSwap(false, true) {
 		return
 	}
-	w.held = true
 	close(w.inWindow)
 	<-w.release
 }
 
 func (w *window) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	if cl.ID == "dev" && w.held {
+	if cl.ID == "dev" && w.held.Load() {
 		w.letGo()
 	}
 }
