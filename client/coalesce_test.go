@@ -1,10 +1,15 @@
 package client
 
 import (
+	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/linnet-mqtt/linnet/internal/fakebroker"
+	"github.com/linnet-mqtt/linnet/packet"
 )
 
 // TestCoalescer checks when the reader pauses before reading: a
@@ -71,4 +76,38 @@ func TestCoalescer(t *testing.T) {
 		at = at.Add(us(10))
 	}
 	require.False(t, c.on)
+}
+
+// TestReaderPausesUnderStream runs the reader on a stream of QoS 0
+// messages written one at a time (in the bubble no time passes between
+// them, the densest stream there is): every message arrives, in order, and
+// the reader paused on the way (the bubble's clock moved by whole
+// coalesceWaits); a lone message after the stream still comes at once.
+func TestReaderPausesUnderStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		got := make(chan string, 200)
+		c := fakeClient(t, fb, func(o *Options) {
+			o.DefaultHandler = func(m *Message) { got <- string(m.Payload) }
+		})
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		start := time.Now()
+		const n = 100
+		for i := range n {
+			sc.WritePacket(t, &packet.Publish{Topic: "s", Payload: []byte(strconv.Itoa(i))})
+		}
+		for i := range n {
+			require.Equal(t, strconv.Itoa(i), <-got)
+		}
+		paused := time.Since(start)
+		require.NotZero(t, paused, "the reader never paused")
+		require.Zero(t, paused%coalesceWait, "the clock moved by %v", paused)
+
+		time.Sleep(time.Second) // the stream has ended
+		start = time.Now()
+		sc.WritePacket(t, &packet.Publish{Topic: "s", Payload: []byte("alone")})
+		require.Equal(t, "alone", <-got)
+		require.Zero(t, time.Since(start), "a message after a pause waited")
+		require.NoError(t, c.Close())
+	})
 }
