@@ -112,7 +112,7 @@ func pubSub(qos packet.QoS) func(r *run) error {
 		if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("+"), QoS: qos}); err != nil {
 			return must("MQTT-3.8.4-1", err)
 		}
-		pub, _, err := r.session("pub", r.id("p"), true)
+		pub, err := r.publisher()
 		if err != nil {
 			return err
 		}
@@ -151,14 +151,11 @@ func pubSub(qos packet.QoS) func(r *run) error {
 }
 
 func qosDowngrade(r *run) error {
-	sub, _, err := r.session("sub", r.id("s"), true)
+	sub, err := r.subscribed("sub", r.id("s"), true, packet.Subscription{Filter: r.topic("t"), QoS: 1})
 	if err != nil {
 		return err
 	}
-	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: 1}); err != nil {
-		return err
-	}
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}
@@ -177,14 +174,11 @@ func qosDowngrade(r *run) error {
 
 func retained(r *run) error {
 	topic := r.topic("r")
-	live, _, err := r.session("live", r.id("l"), true)
+	live, err := r.subscribed("live", r.id("l"), true, packet.Subscription{Filter: topic, QoS: 1})
 	if err != nil {
 		return err
 	}
-	if err := live.subscribeOK(1, packet.Subscription{Filter: topic, QoS: 1}); err != nil {
-		return err
-	}
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}
@@ -202,11 +196,8 @@ func retained(r *run) error {
 	if err := live.ack(m); err != nil {
 		return err
 	}
-	later, _, err := r.session("later", r.id("n"), true)
+	later, err := r.subscribed("later", r.id("n"), true, packet.Subscription{Filter: r.topic("#"), QoS: 1})
 	if err != nil {
-		return err
-	}
-	if err := later.subscribeOK(1, packet.Subscription{Filter: r.topic("#"), QoS: 1}); err != nil {
 		return err
 	}
 	m, err = later.receive("the retained message")
@@ -227,18 +218,15 @@ func retained(r *run) error {
 
 func retainedDelete(r *run) error {
 	topic := r.topic("r")
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}
 	if err := pub.publish(&packet.Publish{QoS: 1, Retain: true, Topic: topic, PacketID: 1, Payload: []byte("old")}); err != nil {
 		return err
 	}
-	live, _, err := r.session("live", r.id("l"), true)
+	live, err := r.subscribed("live", r.id("l"), true, packet.Subscription{Filter: topic, QoS: 1})
 	if err != nil {
-		return err
-	}
-	if err := live.subscribeOK(1, packet.Subscription{Filter: topic, QoS: 1}); err != nil {
 		return err
 	}
 	m, err := live.receive("the retained message")
@@ -261,11 +249,8 @@ func retainedDelete(r *run) error {
 	if err := live.ack(m); err != nil {
 		return err
 	}
-	later, _, err := r.session("later", r.id("n"), true)
+	later, err := r.subscribed("later", r.id("n"), true, packet.Subscription{Filter: topic, QoS: 1})
 	if err != nil {
-		return err
-	}
-	if err := later.subscribeOK(1, packet.Subscription{Filter: topic, QoS: 1}); err != nil {
 		return err
 	}
 	got, err := later.fence()
@@ -291,7 +276,7 @@ func queueWhileAway(r *run, id, payload string) (*conn, error) {
 		return nil, err
 	}
 	sub.disconnect()
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return nil, err
 	}
@@ -365,16 +350,13 @@ func cleanSession(r *run) error {
 }
 
 func overlapping(r *run) error {
-	sub, _, err := r.session("sub", r.id("s"), true)
+	sub, err := r.subscribed("sub", r.id("s"), true,
+		packet.Subscription{Filter: r.topic("a/#"), QoS: 0},
+		packet.Subscription{Filter: r.topic("a/+"), QoS: 2})
 	if err != nil {
 		return err
 	}
-	if err := sub.subscribeOK(1,
-		packet.Subscription{Filter: r.topic("a/#"), QoS: 0},
-		packet.Subscription{Filter: r.topic("a/+"), QoS: 2}); err != nil {
-		return err
-	}
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}
@@ -414,11 +396,8 @@ func overlapping(r *run) error {
 
 func keepAliveWill(r *run) error {
 	willTopic := r.topic("will")
-	watch, _, err := r.session("watch", r.id("w"), true)
+	watch, err := r.subscribed("watch", r.id("w"), true, packet.Subscription{Filter: willTopic, QoS: 1})
 	if err != nil {
-		return err
-	}
-	if err := watch.subscribeOK(1, packet.Subscription{Filter: willTopic, QoS: 1}); err != nil {
 		return err
 	}
 	victim, err := r.dial("silent")
@@ -461,11 +440,8 @@ func keepAliveWill(r *run) error {
 
 func willDiscarded(r *run) error {
 	willTopic := r.topic("will")
-	watch, _, err := r.session("watch", r.id("w"), true)
+	watch, err := r.subscribed("watch", r.id("w"), true, packet.Subscription{Filter: willTopic, QoS: 1})
 	if err != nil {
-		return err
-	}
-	if err := watch.subscribeOK(1, packet.Subscription{Filter: willTopic, QoS: 1}); err != nil {
 		return err
 	}
 	leaver, err := r.dial("leaver")
@@ -480,7 +456,7 @@ func willDiscarded(r *run) error {
 	leaver.disconnect()
 	// A marker on the same topic from another client: the will, if the
 	// broker wrongly published it, was published before the marker.
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}
@@ -509,7 +485,7 @@ func deliverToPersistent(r *run, id string, qos packet.QoS, payload string) (*co
 	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("t"), QoS: qos}); err != nil {
 		return nil, nil, err
 	}
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -613,25 +589,19 @@ func subscribeRefused(r *run) error {
 
 func dollarTopics(r *run) error {
 	dollar := "$" + r.cfg.Prefix + "/" + r.name + "/x"
-	wild, _, err := r.session("wild", r.id("w"), true)
-	if err != nil {
-		return err
-	}
-	if err := wild.subscribeOK(1,
+	wild, err := r.subscribed("wild", r.id("w"), true,
 		packet.Subscription{Filter: "#", QoS: 0},
-		packet.Subscription{Filter: "+/" + r.name + "/x", QoS: 0}); err != nil {
+		packet.Subscription{Filter: "+/" + r.name + "/x", QoS: 0})
+	if err != nil {
 		return err
 	}
 	marker := r.topic("marker")
-	exact, _, err := r.session("exact", r.id("e"), true)
+	exact, err := r.subscribed("exact", r.id("e"), true, packet.Subscription{Filter: dollar, QoS: 0},
+		packet.Subscription{Filter: marker, QoS: 0})
 	if err != nil {
 		return err
 	}
-	if err := exact.subscribeOK(1, packet.Subscription{Filter: dollar, QoS: 0},
-		packet.Subscription{Filter: marker, QoS: 0}); err != nil {
-		return err
-	}
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}
@@ -688,11 +658,8 @@ func dollarTopics(r *run) error {
 }
 
 func unsubscribe(r *run) error {
-	sub, _, err := r.session("sub", r.id("s"), true)
+	sub, err := r.subscribed("sub", r.id("s"), true, packet.Subscription{Filter: r.topic("u"), QoS: 1})
 	if err != nil {
-		return err
-	}
-	if err := sub.subscribeOK(1, packet.Subscription{Filter: r.topic("u"), QoS: 1}); err != nil {
 		return err
 	}
 	if err := sub.send(&packet.Unsubscribe{PacketID: 2, Filters: []string{r.topic("u")}}); err != nil {
@@ -705,7 +672,7 @@ func unsubscribe(r *run) error {
 	if ua.PacketID != 2 {
 		return violation("MQTT-3.10.4-4", "UNSUBACK for packet id %d, the UNSUBSCRIBE had 2", ua.PacketID)
 	}
-	pub, _, err := r.session("pub", r.id("p"), true)
+	pub, err := r.publisher()
 	if err != nil {
 		return err
 	}

@@ -123,6 +123,25 @@ func (r *run) newConnect(id string, clean bool) *packet.Connect {
 	return p
 }
 
+// subscribed opens a session and subscribes it to subs (packet id 1), all
+// of them granted.
+func (r *run) subscribed(name, id string, clean bool, subs ...packet.Subscription) (*conn, error) {
+	c, _, err := r.session(name, id, clean)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.subscribeOK(1, subs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// publisher opens the clean session a check publishes from.
+func (r *run) publisher() (*conn, error) {
+	c, _, err := r.session("pub", r.id("p"), true)
+	return c, err
+}
+
 // session dials and connects with an accepted CONNACK, or fails.
 func (r *run) session(name, id string, clean bool) (*conn, *packet.Connack, error) {
 	c, err := r.dial(name)
