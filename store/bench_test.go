@@ -19,47 +19,50 @@ var benchKeys = func() []string {
 	return k
 }()
 
-func BenchmarkMemoryPutRemove(b *testing.B) {
-	m := store.NewMemory()
-	if err := m.Open(testClient, testServer); err != nil {
+// openBench opens p for the benchmark's client and closes it at the end.
+func openBench(b *testing.B, p store.Persistence) store.Persistence {
+	b.Helper()
+	if err := p.Open(testClient, testServer); err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
+	b.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// benchPutRemove measures a Put and a Remove, the store's share of one
+// QoS 1 message.
+func benchPutRemove(b *testing.B, p store.Persistence) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		k := benchKeys[i%len(benchKeys)]
-		if err := m.Put(k, benchMsg); err != nil {
+		if err := p.Put(k, benchMsg); err != nil {
 			b.Fatal(err)
 		}
-		if err := m.Remove(k); err != nil {
+		if err := p.Remove(k); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkMemoryGet(b *testing.B) {
-	m := store.NewMemory()
-	if err := m.Open(testClient, testServer); err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	if err := m.Put("s-1", benchMsg); err != nil {
+// benchGet measures reading back one stored record.
+func benchGet(b *testing.B, p store.Persistence) {
+	if err := p.Put("s-1", benchMsg); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := m.Get("s-1"); err != nil {
+		if _, err := p.Get("s-1"); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
+func BenchmarkMemoryPutRemove(b *testing.B) { benchPutRemove(b, openBench(b, store.NewMemory())) }
+func BenchmarkMemoryGet(b *testing.B)       { benchGet(b, openBench(b, store.NewMemory())) }
+
 func BenchmarkMemoryAppendValue(b *testing.B) {
 	m := store.NewMemory()
-	if err := m.Open(testClient, testServer); err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	openBench(b, m)
 	if err := m.Put("s-1", benchMsg); err != nil {
 		b.Fatal(err)
 	}
@@ -76,11 +79,7 @@ func BenchmarkMemoryAppendValue(b *testing.B) {
 // BenchmarkFilePut measures one durable Put of a new key: write, fsync,
 // rename, fsync of the directory. It is bound by the storage device.
 func BenchmarkFilePut(b *testing.B) {
-	f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
-	if err := f.Open(testClient, testServer); err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
+	f := openBench(b, store.NewFile(store.FileOptions{Dir: b.TempDir()}))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if err := f.Put("sb-"+strconv.Itoa(i), benchMsg); err != nil {
@@ -92,36 +91,9 @@ func BenchmarkFilePut(b *testing.B) {
 // BenchmarkFilePutRemove measures the store's share of one QoS 1 message:
 // a durable Put and a durable Remove.
 func BenchmarkFilePutRemove(b *testing.B) {
-	f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
-	if err := f.Open(testClient, testServer); err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		k := benchKeys[i%len(benchKeys)]
-		if err := f.Put(k, benchMsg); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Remove(k); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchPutRemove(b, openBench(b, store.NewFile(store.FileOptions{Dir: b.TempDir()})))
 }
 
 func BenchmarkFileGet(b *testing.B) {
-	f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
-	if err := f.Open(testClient, testServer); err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Put("s-1", benchMsg); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := f.Get("s-1"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchGet(b, openBench(b, store.NewFile(store.FileOptions{Dir: b.TempDir()})))
 }
