@@ -79,15 +79,7 @@ func BenchmarkQoS1RoundTrip(b *testing.B) {
 			}
 			drainEvents(s)
 		}
-		if _, ok := st.(*store.File); !ok {
-			for i := 0; i < MaxPacketIDs; i++ { // warm the key cache and pools
-				round()
-			}
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			round()
-		}
+		runRounds(b, st, round)
 	})
 }
 
@@ -116,15 +108,7 @@ func BenchmarkQoS2RoundTrip(b *testing.B) {
 			}
 			drainEvents(s)
 		}
-		if _, ok := st.(*store.File); !ok {
-			for i := 0; i < MaxPacketIDs; i++ {
-				round()
-			}
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			round()
-		}
+		runRounds(b, st, round)
 	})
 }
 
@@ -150,15 +134,7 @@ func BenchmarkInboundQoS2(b *testing.B) {
 			drainEvents(s)
 			s.NextToSend(now)
 		}
-		if _, ok := st.(*store.File); !ok {
-			for i := 0; i < MaxPacketIDs; i++ {
-				round()
-			}
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			round()
-		}
+		runRounds(b, st, round)
 	})
 }
 
@@ -169,5 +145,20 @@ func BenchmarkKeepAliveTick(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Tick(epoch.Add(time.Second))
+	}
+}
+
+// runRounds runs round under the benchmark's loop. With a store that does
+// not touch the disk it first runs it once per packet identifier, so that
+// the record pools and the shared key table are warm (steady state).
+func runRounds(b *testing.B, st store.Persistence, round func()) {
+	if _, ok := st.(*store.File); !ok {
+		for range MaxPacketIDs {
+			round()
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		round()
 	}
 }
