@@ -126,12 +126,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	idle := fs.Int("idle", 100, "connections for the idle footprint")
 	format := fs.String("format", "table", "output `format`: table or json")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "linnet bench: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stderr); !ok {
+		return code
 	}
 	modes := map[string]bool{}
 	for _, m := range strings.Split(*mode, ",") {

@@ -58,12 +58,8 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	probeTimeout := fs.Duration("probe-timeout", 2*time.Second, "how long one RRPC probe waits for its reply")
 	limit := fs.Duration("timeout", 50*time.Second, "give up (exit 1) if the demo has not finished by then")
 	fs.Usage = func() { fmt.Fprint(stderr, demoUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "linnet demo: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stderr); !ok {
+		return code
 	}
 	if *device == "" || strings.ContainsAny(*device, "/+#") || *heartbeat <= 0 || *heartbeats < 1 ||
 		*probeTimeout <= 0 || *limit <= 0 {

@@ -131,12 +131,8 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	giveUp := fs.Int("give-up", 0, "exit after this many failed attempts in a row (0: retry for ever)")
 	debug := fs.Bool("d", false, "print the agent's and the client's debug log to standard error")
 	fs.Usage = func() { fmt.Fprint(stderr, dmsUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "linnet dms: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stderr); !ok {
+		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })

@@ -49,18 +49,9 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	repeat := fs.Int("repeat", 1, "publish the message `count` times")
 	repeatDelay := fs.Duration("repeat-delay", 0, "wait this long between repeated messages")
 	limit := fs.Int("W", 0, "give up after this many `seconds` (0: no limit)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, pubUsage)
-		fmt.Fprintln(stderr, "Flags:")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+exitCodesHelp)
-	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "linnet pub: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	fs.Usage = usageWithExitCodes(fs, stderr, pubUsage)
+	if code, ok := parseNoArgs(fs, args, stderr); !ok {
+		return code
 	}
 	opts, uriTopic, err := cf.options(stderr)
 	if err != nil {

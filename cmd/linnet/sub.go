@@ -55,18 +55,9 @@ func runSub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "print the topic before the payload")
 	noRetained := fs.Bool("R", false, "do not print retained messages (those the broker stored earlier)")
 	format := fs.String("format", "text", "output `format`: text or json (one object per line)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, subUsage)
-		fmt.Fprintln(stderr, "Flags:")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+exitCodesHelp)
-	}
-	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "linnet sub: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	fs.Usage = usageWithExitCodes(fs, stderr, subUsage)
+	if code, ok := parseNoArgs(fs, args, stderr); !ok {
+		return code
 	}
 	opts, uriTopic, err := cf.options(stderr)
 	if err != nil {

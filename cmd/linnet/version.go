@@ -32,3 +32,28 @@ func flagExit(err error) int {
 	}
 	return exitUsage
 }
+
+// parseNoArgs parses the flags of a command that takes no positional
+// arguments. ok is false when the command must exit with code: -h, a bad
+// flag, or an argument left over.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err), false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// usageWithExitCodes returns the usage of a command whose exit codes
+// scripts rely on: its text, its flags and the exit codes.
+func usageWithExitCodes(fs *flag.FlagSet, stderr io.Writer, text string) func() {
+	return func() {
+		fmt.Fprint(stderr, text)
+		fmt.Fprintln(stderr, "Flags:")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+exitCodesHelp)
+	}
+}
