@@ -113,21 +113,15 @@ func TestFlowEndToEnd(t *testing.T) {
 func TestRRPCResponderTopics(t *testing.T) {
 	e := newEnv(t)
 	ctx := waitCtx(t)
-	devc, err := client.New(client.Options{Servers: []string{e.dms.uri()}, ClientID: "sim-device", Username: "sim-device"})
-	require.NoError(t, err)
-	require.NoError(t, devc.Connect(ctx))
-	defer devc.Close()
+	devc := e.dmsClient("sim-device")
 	d := dms.Device{ProductKey: "pk9", DeviceName: "lamp"}
 	require.NoError(t, dms.ServeRRPC(ctx, devc, d, func(r *dms.RRPCRequest) ([]byte, error) {
 		return append([]byte("re:"), r.Payload...), nil
 	}, nil))
 
-	watcher, err := client.New(client.Options{Servers: []string{e.dms.uri()}, ClientID: "sim-watch", Username: "sim-watch"})
-	require.NoError(t, err)
-	require.NoError(t, watcher.Connect(ctx))
-	defer watcher.Close()
+	watcher := e.dmsClient("sim-watch")
 	got := make(chan *client.Message, 1)
-	_, err = watcher.Subscribe(ctx, func(m *client.Message) { got <- m }, client.Subscription{Filter: dms.RRPCResponseFilter, QoS: packet.QoS1})
+	_, err := watcher.Subscribe(ctx, func(m *client.Message) { got <- m }, client.Subscription{Filter: dms.RRPCResponseFilter, QoS: packet.QoS1})
 	require.NoError(t, err)
 	require.NoError(t, watcher.Publish(ctx, "/sys/pk9/lamp/rrpc/request/777", packet.QoS1, false, []byte("ping")))
 	m := <-got
@@ -211,10 +205,7 @@ func TestProberPolicies(t *testing.T) {
 func TestProberCheckAll(t *testing.T) {
 	e := newEnv(t)
 	ctx := waitCtx(t)
-	devc, err := client.New(client.Options{Servers: []string{e.dms.uri()}, ClientID: "sim-device", Username: "sim-device"})
-	require.NoError(t, err)
-	require.NoError(t, devc.Connect(ctx))
-	defer devc.Close()
+	devc := e.dmsClient("sim-device")
 	live := dms.Device{ProductKey: "pk", DeviceName: "live"}
 	require.NoError(t, dms.ServeRRPC(ctx, devc, live, nil, nil))
 

@@ -297,12 +297,21 @@ func (e *env) startAgent(cfg dms.Config) *dms.Agent {
 	return a
 }
 
-func (e *env) newProber(cfg dms.ProberConfig) *dms.Prober {
+// dmsClient returns a client of the back end's (id = user name, which the
+// auth hook admits when it starts with "sim-") connected to the DMS broker,
+// closed when the test ends.
+func (e *env) dmsClient(id string) *client.Client {
 	e.t.Helper()
-	c, err := client.New(client.Options{Servers: []string{e.dms.uri()}, ClientID: "sim-prober", Username: "sim-prober"})
+	c, err := client.New(client.Options{Servers: []string{e.dms.uri()}, ClientID: id, Username: id})
 	require.NoError(e.t, err)
 	require.NoError(e.t, c.Connect(waitCtx(e.t)))
 	e.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (e *env) newProber(cfg dms.ProberConfig) *dms.Prober {
+	e.t.Helper()
+	c := e.dmsClient("sim-prober")
 	p, err := dms.NewProber(waitCtx(e.t), c, cfg)
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = p.Close(context.Background()) })
