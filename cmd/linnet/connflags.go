@@ -367,6 +367,16 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// timeLimit returns a channel that fires after the -W limit of seconds
+// (nil, never firing, for 0) and the function that stops its timer.
+func timeLimit(seconds int) (<-chan time.Time, func()) {
+	if seconds <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTimer(time.Duration(seconds) * time.Second)
+	return t.C, func() { t.Stop() }
+}
+
 // signalContext is cancelled by SIGINT or SIGTERM.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -208,12 +208,8 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	var deadline <-chan time.Time
-	if *limit > 0 {
-		t := time.NewTimer(time.Duration(*limit) * time.Second)
-		defer t.Stop()
-		deadline = t.C
-	}
+	deadline, stopDeadline := timeLimit(*limit)
+	defer stopDeadline()
 	if err := agent.Start(); err != nil {
 		return failure(stderr, "dms", err)
 	}

@@ -105,12 +105,8 @@ func runSub(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, cancel := signalContext()
 	defer cancel()
-	var deadline <-chan time.Time
-	if *limit > 0 {
-		t := time.NewTimer(time.Duration(*limit) * time.Second)
-		defer t.Stop()
-		deadline = t.C
-	}
+	deadline, stopDeadline := timeLimit(*limit)
+	defer stopDeadline()
 	connectCtx, stopConnect := context.WithCancel(ctx)
 	defer stopConnect()
 	if *limit > 0 {
