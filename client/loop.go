@@ -363,8 +363,9 @@ func (rd *reader) run(r *packet.Reader) {
 // message on a subscriber that does not take every packet on its own). The
 // first read that has to wait for its data (coalesceBlocked), or a pause
 // that gathered fewer than coalesceDense packets, turns it off. A
-// request-response exchange brings a packet or two per round trip and is
-// not delayed, or once at most.
+// request-response exchange brings a packet or two per round trip: with
+// round trips longer than coalesceGap it is never delayed; with shorter
+// ones a pause can happen, and that pause gathers too little and ends it.
 type coalescer struct {
 	on     bool
 	streak int
