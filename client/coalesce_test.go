@@ -33,28 +33,28 @@ func TestCoalescer(t *testing.T) {
 		c.first(at, at, handed, true) // the PUBACK, right behind it
 		handed = at
 		at = at.Add(us(80))
-		require.False(t, c.on, "a request-response exchange turned it on")
+		require.False(t, c.on(), "a request-response exchange turned it on")
 	}
 
 	// A stream: a small batch every 10 us, each read finding its data.
 	c = coalescer{}
 	handed, at = time.Time{}, t0
 	for i := range coalesceAfter + 1 {
-		require.Equal(t, i > coalesceAfter, c.on, "after %d close small batches", i)
+		require.Equal(t, i > coalesceAfter, c.on(), "after %d close small batches", i)
 		c.first(at, at, handed, true)
 		handed = at
 		at = at.Add(us(10))
 	}
-	require.True(t, c.on)
+	require.True(t, c.on())
 	// Pauses that gather enough keep it on; a read that waits ends it.
 	for range 10 {
 		c.afterPause(coalesceDense)
 		c.first(at, at, handed, true)
-		require.True(t, c.on)
+		require.True(t, c.on())
 		at = at.Add(coalesceWait)
 	}
 	c.first(at.Add(coalesceBlocked), at, handed, true)
-	require.False(t, c.on, "a read that waited for its data")
+	require.False(t, c.on(), "a read that waited for its data")
 	require.Zero(t, c.streak)
 
 	// On again (the first batch follows the long wait); a pause that
@@ -64,9 +64,9 @@ func TestCoalescer(t *testing.T) {
 		handed = at
 		at = at.Add(us(10))
 	}
-	require.True(t, c.on)
+	require.True(t, c.on())
 	c.afterPause(coalesceDense - 1)
-	require.False(t, c.on, "a sparse pause")
+	require.False(t, c.on(), "a sparse pause")
 
 	// Large batches (the reader is behind) do not count towards it.
 	c = coalescer{}
@@ -75,7 +75,7 @@ func TestCoalescer(t *testing.T) {
 		handed = at
 		at = at.Add(us(10))
 	}
-	require.False(t, c.on)
+	require.False(t, c.on())
 }
 
 // TestReaderPausesUnderStream runs the reader on a stream of QoS 0

@@ -314,7 +314,7 @@ func (rd *reader) run(r *packet.Reader) {
 		small  bool      // it had less than half of maxBatch packets
 	)
 	for {
-		paused := co.on && small && !r.Ready()
+		paused := co.on() && small && !r.Ready()
 		if paused {
 			time.Sleep(coalesceWait)
 		}
@@ -367,9 +367,11 @@ func (rd *reader) run(r *packet.Reader) {
 // round trips longer than coalesceGap it is never delayed; with shorter
 // ones a pause can happen, and that pause gathers too little and ends it.
 type coalescer struct {
-	on     bool
-	streak int
+	streak int // small, close batches in a row; on from coalesceAfter
 }
+
+// on reports whether the reader pauses before reading after a small batch.
+func (c *coalescer) on() bool { return c.streak >= coalesceAfter }
 
 const (
 	coalesceAfter   = 4
@@ -383,15 +385,14 @@ const (
 // at start; the previous batch was handed over at handed and was small or
 // not.
 func (c *coalescer) first(now, start, handed time.Time, small bool) {
-	if c.on {
+	if c.on() {
 		if now.Sub(start) >= coalesceBlocked {
-			c.on, c.streak = false, 0 // the stream paused
+			c.streak = 0 // the stream paused
 		}
 		return
 	}
 	if small && !handed.IsZero() && now.Sub(handed) < coalesceGap {
 		c.streak++
-		c.on = c.streak >= coalesceAfter
 		return
 	}
 	c.streak = 0
@@ -400,7 +401,7 @@ func (c *coalescer) first(now, start, handed time.Time, small bool) {
 // afterPause notes how many packets the batch read after a pause took.
 func (c *coalescer) afterPause(n int) {
 	if n < coalesceDense {
-		c.on, c.streak = false, 0 // too few came during the pause
+		c.streak = 0 // too few came during the pause
 	}
 }
 
