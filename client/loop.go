@@ -247,7 +247,6 @@ type inBatch struct {
 type inPacket struct {
 	typ     packet.Type
 	pub     packet.Publish
-	id      uint16        // PUBACK, PUBREC, PUBREL, PUBCOMP
 	other   packet.Packet // anything else, cloned
 	puback  packet.Puback
 	pubrec  packet.Pubrec
@@ -273,13 +272,13 @@ func (b *inBatch) add(p packet.Packet) {
 		b.arena = append(b.arena, p.Payload...)
 		ip.pub.Payload = b.arena[n:len(b.arena):len(b.arena)]
 	case *packet.Puback:
-		ip.id = p.PacketID
+		ip.puback = *p
 	case *packet.Pubrec:
-		ip.id = p.PacketID
+		ip.pubrec = *p
 	case *packet.Pubrel:
-		ip.id = p.PacketID
+		ip.pubrel = *p
 	case *packet.Pubcomp:
-		ip.id = p.PacketID
+		ip.pubcomp = *p
 	default:
 		ip.other = packet.Clone(p)
 	}
@@ -291,16 +290,12 @@ func (ip *inPacket) packet() packet.Packet {
 	case packet.TypePublish:
 		return &ip.pub
 	case packet.TypePuback:
-		ip.puback.PacketID = ip.id
 		return &ip.puback
 	case packet.TypePubrec:
-		ip.pubrec.PacketID = ip.id
 		return &ip.pubrec
 	case packet.TypePubrel:
-		ip.pubrel.PacketID = ip.id
 		return &ip.pubrel
 	case packet.TypePubcomp:
-		ip.pubcomp.PacketID = ip.id
 		return &ip.pubcomp
 	}
 	return ip.other
