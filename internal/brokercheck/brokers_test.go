@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/linnet-mqtt/linnet/internal/conformance"
 	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"io"
 	"log/slog"
@@ -44,25 +45,6 @@ var knownFailures = map[string]map[string]string{
 	},
 }
 
-// Record is the results of the suite against one broker, as stored in
-// testdata/conformance/brokers.json and rendered into CONFORMANCE.md by
-// internal/conformance.
-type Record struct {
-	Broker  string        `json:"broker"`
-	Version string        `json:"version"`
-	Results []RecordEntry `json:"results"`
-}
-
-// RecordEntry is one check's recorded outcome. Reason is the explanation of
-// a known failure or of a skip, not the raw message of the run.
-type RecordEntry struct {
-	Name   string   `json:"name"`
-	Rules  []string `json:"rules"`
-	Status Status   `json:"status"`
-	Rule   string   `json:"rule,omitempty"`
-	Reason string   `json:"reason,omitempty"`
-}
-
 func brokersFile(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -70,15 +52,12 @@ func brokersFile(t *testing.T) string {
 	return filepath.Join(dir, "..", "..", "testdata", "conformance", "brokers.json")
 }
 
-func readRecords(t *testing.T) []Record {
+// readRecords reads what earlier runs recorded, in the format
+// internal/conformance renders into CONFORMANCE.md.
+func readRecords(t *testing.T) []conformance.BrokerRecord {
 	t.Helper()
-	b, err := os.ReadFile(brokersFile(t))
-	if os.IsNotExist(err) {
-		return nil
-	}
+	recs, err := conformance.ReadBrokers(brokersFile(t))
 	require.NoError(t, err)
-	var recs []Record
-	require.NoError(t, json.Unmarshal(b, &recs))
 	return recs
 }
 
@@ -87,9 +66,9 @@ func readRecords(t *testing.T) []Record {
 func checkAgainstRecord(t *testing.T, broker, version string, results []Result) {
 	t.Helper()
 	known := knownFailures[broker]
-	rec := Record{Broker: broker, Version: version}
+	rec := conformance.BrokerRecord{Broker: broker, Version: version}
 	for _, r := range results {
-		e := RecordEntry{Name: r.Name, Rules: r.Rules, Status: r.Status, Rule: r.Rule}
+		e := conformance.BrokerCheck{Name: r.Name, Rules: r.Rules, Status: string(r.Status), Rule: r.Rule}
 		switch r.Status {
 		case Fail:
 			why, ok := known[r.Name]
@@ -128,7 +107,7 @@ func checkAgainstRecord(t *testing.T, broker, version string, results []Result) 
 	if old.Version != version {
 		t.Errorf("results were recorded for %s %s, this is %s; re-record with -update", broker, old.Version, version)
 	}
-	was := make(map[string]RecordEntry, len(old.Results))
+	was := make(map[string]conformance.BrokerCheck, len(old.Results))
 	for _, e := range old.Results {
 		was[e.Name] = e
 	}
