@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -34,7 +33,7 @@ type Subscription = packet.Subscription
 // documentation.
 type Client struct {
 	opts   Options
-	log    *slog.Logger
+	log    *Logger
 	router *router
 	disp   *dispatcher
 

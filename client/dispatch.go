@@ -1,7 +1,6 @@
 package client
 
 import (
-	"log/slog"
 	"sync"
 	"time"
 
@@ -36,7 +35,7 @@ type dispatcher struct {
 	router *router
 	def    Handler
 	manual bool
-	log    *slog.Logger
+	log    *Logger
 
 	// mu guards the fields below it.
 	mu       sync.Mutex

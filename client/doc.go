@@ -96,6 +96,15 @@
 //     Timeout() true.
 //   - ErrNotConnected, ErrOfflineBufferFull, ErrClosed.
 //
+// # Small binaries
+//
+// Build tags leave parts out for constrained devices: linnet_notls (no
+// TLS), linnet_nows (no WebSocket) and linnet_noslog (no log/slog: Logger
+// is then a type that discards everything, Options.Logger must stay nil and
+// Options has no LogValue method). A program that connects over TCP,
+// publishes and disconnects (testdata/minimal) is measured with all three
+// by TestMinimalBinarySize; see the repository's README.
+//
 // # Limitations
 //
 //   - MQTT 3.1.1 and 3.1 only; no MQTT 5 properties.

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -225,7 +224,7 @@ type Options struct {
 	PingSender session.PingSender
 
 	// Logger receives debug and warning records; nil discards them.
-	Logger *slog.Logger
+	Logger *Logger
 
 	// Callbacks, all called on the dispatcher goroutine, in order with the
 	// messages.
@@ -237,8 +236,6 @@ type Options struct {
 	// they are acknowledged and dropped.
 	DefaultHandler Handler
 }
-
-var discardLogger = slog.New(slog.DiscardHandler)
 
 // resolved returns a copy of o with every default filled in and its slices
 // and maps copied. It does not validate.
@@ -417,6 +414,3 @@ func (o Options) String() string {
 
 // GoString is String, so that %#v does not print the password either.
 func (o Options) GoString() string { return o.String() }
-
-// LogValue makes slog print String.
-func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }

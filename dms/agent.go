@@ -256,7 +256,7 @@ func (a *Agent) dial(ctx context.Context, server string, autoReconnect bool) (*c
 		Registry:       a.cfg.Registry,
 		AutoReconnect:  autoReconnect,
 		Backoff:        a.cfg.ReconnectBackoff,
-		Logger:         a.log,
+		Logger:         clientLogger(a.log),
 		OnConnect: func(info client.ConnectInfo) {
 			cn.send(connEvent{up: true, reconnect: info.Reconnect})
 		},

@@ -86,7 +86,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		changed: make(chan struct{}), stoppedCh: make(chan struct{})}
 	ro := cfg.Redirect
 	if ro.Logger == nil {
-		ro.Logger = cfg.Logger
+		ro.Logger = clientLogger(cfg.Logger)
 	}
 	var err error
 	if s.redirect, err = client.New(ro); err != nil {
@@ -96,7 +96,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	if cfg.DMS != nil {
 		do := *cfg.DMS
 		if do.Logger == nil {
-			do.Logger = cfg.Logger
+			do.Logger = clientLogger(cfg.Logger)
 		}
 		if s.dms, err = client.New(do); err != nil {
 			_ = s.redirect.Close()

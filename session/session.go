@@ -3,7 +3,6 @@ package session
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -55,7 +54,7 @@ type Options struct {
 	PingSender PingSender
 	// Logger receives the anomalies the session survives (unknown acks,
 	// skipped records). nil discards them.
-	Logger *slog.Logger
+	Logger *Logger
 	// StrictAcks makes Received return an *UnknownAckError (matching
 	// ErrUnknownPacketID) for a PUBACK, PUBCOMP, SUBACK or UNSUBACK that no
 	// message waits for, instead of only logging it, so that the owner can
@@ -232,7 +231,7 @@ var keyPrefixes = [3]string{"s-", "sc-", "r-"}
 // in as now.
 type Session struct {
 	store   store.Persistence
-	log     *slog.Logger
+	log     *Logger
 	opts    Options
 	maxIn   int
 	bufSize int
@@ -316,7 +315,7 @@ func New(opts Options) (*Session, error) {
 		pingTimeout: opts.PingTimeout,
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		s.log = discardLogger
 	}
 	if s.maxIn == 0 {
 		s.maxIn = DefaultMaxInflight

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,7 +22,7 @@ type FileOptions struct {
 	Dir string
 	// Logger receives a warning for every record put into quarantine and a
 	// note for every leftover temporary file removed. nil discards them.
-	Logger *slog.Logger
+	Logger *Logger
 }
 
 // Quarantined describes a record that failed its checks, was moved out of
@@ -48,7 +47,7 @@ type Quarantined struct {
 // File is safe for concurrent use; operations are serialised.
 type File struct {
 	base   string // FileOptions.Dir
-	logger *slog.Logger
+	logger *Logger
 
 	mu          sync.Mutex
 	open        bool
@@ -77,7 +76,7 @@ const nameFile = "NAME"
 func NewFile(opts FileOptions) *File {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = discardLogger
 	}
 	return &File{base: opts.Dir, logger: logger}
 }

@@ -48,7 +48,7 @@
 //
 // # Build tags
 //
-// The default build has every scheme. Two tags drop code for constrained
+// The default build has every scheme. Three tags drop code for constrained
 // devices:
 //
 //	linnet_notls   no TLS: crypto/tls is not linked; no ssl, tls, mqtts,
@@ -56,6 +56,9 @@
 //	               not exist
 //	linnet_nows    no WebSocket: no ws or wss scheme; the WebSocket options
 //	               and ProxyFromEnvironment do not exist
+//	linnet_noslog  no log/slog: Logger is a type that discards everything
+//	               (the same in store, session and client), so WithLogger
+//	               takes nil only
 //
 // for example: go build -tags linnet_nows,linnet_notls. The error types and
 // sentinels exist in every build. No build links net/http. A test

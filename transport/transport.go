@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"time"
 )
@@ -26,7 +25,7 @@ type Config struct {
 	connectTimeout time.Duration
 	dial           DialFunc
 	registry       *Registry
-	logger         *slog.Logger
+	logger         *Logger
 	tls            tlsOptions // empty struct in linnet_notls builds
 	ws             wsOptions  // empty struct in linnet_nows builds
 }
@@ -50,7 +49,7 @@ func WithRegistry(r *Registry) Option {
 
 // WithLogger sets the logger for debug messages about the open. The
 // default discards them.
-func WithLogger(l *slog.Logger) Option {
+func WithLogger(l *Logger) Option {
 	return func(c *Config) { c.logger = l }
 }
 
@@ -65,9 +64,7 @@ func (c *Config) DialContext(ctx context.Context, network, address string) (net.
 }
 
 // Logger returns the logger of the open; never nil.
-func (c *Config) Logger() *slog.Logger { return c.logger }
-
-var discard = slog.New(slog.DiscardHandler)
+func (c *Config) Logger() *Logger { return c.logger }
 
 func newConfig(opts []Option) *Config {
 	c := &Config{}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
 
@@ -14,25 +13,30 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: minimal tcp://host:port")
-		os.Exit(2)
+		fail("usage: minimal tcp://host:port", 2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.New(client.Options{Servers: []string{os.Args[1]}})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		fail(err.Error(), 1)
 	}
-	defer c.Close()
-	if err := c.Connect(ctx); err == nil {
+	err = c.Connect(ctx)
+	if err == nil {
 		err = c.Publish(ctx, "minimal", 1, false, []byte("hello"))
-		if err == nil {
-			err = c.Disconnect(ctx)
-		}
 	}
+	if err == nil {
+		err = c.Disconnect(ctx)
+	}
+	c.Close()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		fail(err.Error(), 1)
 	}
+}
+
+// fail prints msg and exits with code. It writes to os.Stderr directly:
+// package fmt would add about 0.2 MB to a program this small.
+func fail(msg string, code int) {
+	os.Stderr.WriteString(msg + "\n")
+	os.Exit(code)
 }
