@@ -327,3 +327,54 @@ func oldRedact(uri string) string {
 	}
 	return uri
 }
+
+// TestRedact checks that redact hides the password, whether the URI parses
+// or not, and leaves the rest as written.
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"tcp://u:hunter2@host:0", "tcp://u:xxxxx@host:0"},
+		{"tcp://u:hunter2@host:x", "tcp://u:xxxxx@host:x"},
+		{"tcp://u:hun@ter2@host", "tcp://u:xxxxx@host"},
+		{"tcp://u:hun:ter2@host", "tcp://u:xxxxx@host"},
+		{"tcp://u:@host", "tcp://u:xxxxx@host"},
+		{"tcp://:hunter2@host", "tcp://:xxxxx@host"},
+		{"tcp://u:hunter2@host%zz/p?q#f", "tcp://u:xxxxx@host%zz/p?q#f"},
+		{"tcp://u:hunter 2@host", "tcp://u:xxxxx@host"},
+		{"TCP://u:hunter2@Host/%41", "TCP://u:xxxxx@Host/%41"}, // net/url wrote tcp://u:xxxxx@Host/A
+		{"//u:hunter2@host/a://b", "//u:xxxxx@host/a://b"},
+		{"bogus://u:hunter2@host", "bogus://u:xxxxx@host"},
+		{"tcp:u:hunter2@host", "tcp:xxxxx@host"}, // net/url's opaque form: it showed the password
+		{"u:hunter2@host", "u:xxxxx@host"},
+		{"tcp://user@host:0", "tcp://user@host:0"},
+		{"tcp://host/p@x:y", "tcp://host/p@x:y"},
+		{"tcp://host?u:p@x", "tcp://host?u:p@x"},
+		{"tcp://host#u:p@x", "tcp://host#u:p@x"},
+		{"localhost:1883", "localhost:1883"},
+		{"host", "host"},
+		{"", ""},
+	} {
+		if got := redact(c.in); got != c.want {
+			t.Errorf("redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if err := Validate(c.in); err != nil && strings.Contains(err.Error(), "hunter") {
+			t.Errorf("Validate(%q) = %v: shows the password", c.in, err)
+		}
+	}
+}
+
+// TestEscapeMatchesNetURL checks the escaping of String, byte by byte,
+// against net/url's, for the host, the path and the user name.
+func TestEscapeMatchesNetURL(t *testing.T) {
+	for i := range 256 {
+		s := "a" + string([]byte{byte(i)})
+		if got, want := string(appendEscaped(nil, s, escPath)), (&url.URL{Path: s}).EscapedPath(); got != want {
+			t.Errorf("path %q: escaped %q, net/url %q", s, got, want)
+		}
+		if got, want := string(appendEscaped(nil, s, escUser)), url.User(s).String(); got != want {
+			t.Errorf("user %q: escaped %q, net/url %q", s, got, want)
+		}
+		if got, want := "//"+string(appendEscaped(nil, s, escHost)), (&url.URL{Host: s}).String(); got != want {
+			t.Errorf("host %q: escaped %q, net/url %q", s, got, want)
+		}
+	}
+}
