@@ -9,7 +9,8 @@ import (
 
 // TestConstrainedBuilds checks with `go list` what each build tag set links:
 // linnet_notls must leave crypto/tls out entirely, linnet_nows must leave
-// out the WebSocket files, and no build of the library may link net/http.
+// out the WebSocket files, the two together must leave out net/url, and no
+// build of the library may link net/http.
 func TestConstrainedBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go command")
@@ -45,6 +46,12 @@ func TestConstrainedBuilds(t *testing.T) {
 		}
 		if slices.Contains(deps, "net/http") {
 			t.Errorf("tags %q: net/http is linked", c.tags)
+		}
+		// uri.go parses URIs without net/url, which only the WebSocket
+		// files and crypto/x509 bring in (issue 5: the build without
+		// either must fit in 2.6 MB).
+		if got := slices.Contains(deps, "net/url"); got && !c.ws && !c.tls {
+			t.Errorf("tags %q: net/url is linked", c.tags)
 		}
 		hasWS := slices.ContainsFunc(files, func(f string) bool { return f == "ws.go" || f == "wsconn.go" || f == "proxy.go" })
 		if hasWS != c.ws {

@@ -44,7 +44,7 @@ var (
 
 // URIError reports a server URI that cannot be used. It wraps ErrInvalidURI
 // and one of ErrUnknownScheme, ErrMissingHost, ErrBadPort, ErrUnexpectedPart,
-// or a parse error of net/url.
+// or, for a URI that is not well-formed, an error that says what is wrong.
 type URIError struct {
 	URI    string // the URI with any password redacted
 	Reason string // what is wrong, for people
