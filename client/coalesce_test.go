@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -13,69 +14,109 @@ import (
 )
 
 // TestCoalescer checks when the reader pauses before reading: a
-// request-response exchange (a packet or two per round trip) never turns
-// it on; a stream of small batches close together does, after
-// coalesceAfter of them; it stays on while each pause gathers at least
-// coalesceDense packets and the reads find their data waiting, and goes off
-// at the first sparse pause or waiting read.
+// request-response exchange with round trips of 80 us or more never turns
+// it on; a stream of small batches does once it brings coalesceRate packets
+// within coalesceWindow; it stays on while each pause gathers at least
+// coalesceDense packets; a sparse pause turns it off with a backoff that
+// doubles up to coalesceMaxBackoff; a read that waits while on turns it off
+// without one; large batches do not count.
 func TestCoalescer(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
 
-	// A round trip every 80 us, its two packets 5 us apart.
+	// A round trip every 80 us, its two packets (PUBLISH, PUBACK) in
+	// batches of their own 5 us apart, each read waiting for its data.
 	var c coalescer
 	at := t0
-	handed := time.Time{}
-	for range 1000 {
-		c.first(at, at.Add(-us(70)), handed, true) // the PUBLISH, after waiting
-		handed = at
-		at = at.Add(us(5))
-		c.first(at, at, handed, true) // the PUBACK, right behind it
-		handed = at
+	for range 10000 {
+		c.note(at, us(70), 1, false)
+		c.note(at.Add(us(5)), us(5), 1, false)
 		at = at.Add(us(80))
-		require.False(t, c.on(), "a request-response exchange turned it on")
+		require.False(t, c.on, "a request-response exchange turned it on")
 	}
 
-	// A stream: a small batch every 10 us, each read finding its data.
+	// A stream: two packets every 50 us (40 a millisecond).
 	c = coalescer{}
-	handed, at = time.Time{}, t0
-	for i := range coalesceAfter + 1 {
-		require.Equal(t, i > coalesceAfter, c.on(), "after %d close small batches", i)
-		c.first(at, at, handed, true)
-		handed = at
-		at = at.Add(us(10))
+	at = t0
+	for i := 0; !c.on; i++ {
+		require.Less(t, i, coalesceRate, "a stream of 40 packets a millisecond did not turn it on")
+		c.note(at, us(40), 2, false)
+		at = at.Add(us(50))
 	}
-	require.True(t, c.on())
-	// Pauses that gather enough keep it on; a read that waits ends it.
+	require.Equal(t, t0.Add(us(50*(coalesceRate/2-1))), at.Add(-us(50)), "on at the batch that reached the rate")
+	// Pauses that gather enough keep it on.
 	for range 10 {
-		c.afterPause(coalesceDense)
-		c.first(at, at, handed, true)
-		require.True(t, c.on())
 		at = at.Add(coalesceWait)
+		c.note(at, 0, coalesceDense, true)
+		require.True(t, c.on)
 	}
-	c.first(at.Add(coalesceBlocked), at, handed, true)
-	require.False(t, c.on(), "a read that waited for its data")
-	require.Zero(t, c.streak)
+	// A read that waited, while on, ends it without a backoff: the same
+	// stream turns it on again at once.
+	c.note(at, coalesceBlocked, 1, false)
+	require.False(t, c.on, "a read that waited for its data")
+	require.True(t, c.notBefore.Before(at))
+	for !c.on {
+		at = at.Add(us(50))
+		c.note(at, us(40), 2, false)
+	}
 
-	// On again (the first batch follows the long wait); a pause that
-	// gathers too little ends it.
-	for range coalesceAfter + 1 {
-		c.first(at, at, handed, true)
-		handed = at
-		at = at.Add(us(10))
+	// A sparse pause ends it, and the stream may not turn it on again
+	// before the backoff has passed; the backoff doubles at each failure
+	// up to coalesceMaxBackoff, and a good pause resets it.
+	want := coalesceBackoff
+	for range 10 {
+		require.True(t, c.on)
+		at = at.Add(coalesceWait)
+		c.note(at, 0, coalesceDense-1, true)
+		require.False(t, c.on, "a sparse pause")
+		require.Equal(t, want, c.backoff)
+		off := at
+		for !c.on {
+			at = at.Add(us(50))
+			c.note(at, us(40), 2, false)
+		}
+		require.False(t, at.Before(off.Add(want)), "on again %v after a sparse pause, backoff %v", at.Sub(off), want)
+		require.Less(t, at.Sub(off), want+coalesceWindow)
+		want = min(2*want, coalesceMaxBackoff)
 	}
-	require.True(t, c.on())
-	c.afterPause(coalesceDense - 1)
-	require.False(t, c.on(), "a sparse pause")
+	require.Equal(t, coalesceMaxBackoff, c.backoff)
+	at = at.Add(coalesceWait)
+	c.note(at, 0, coalesceDense, true)
+	require.Zero(t, c.backoff, "a good pause resets the backoff")
 
 	// Large batches (the reader is behind) do not count towards it.
 	c = coalescer{}
-	for range 3 * coalesceAfter {
-		c.first(at, at, handed, false)
-		handed = at
+	for range 10 * coalesceRate {
+		c.note(at, 0, maxBatch/2, false)
 		at = at.Add(us(10))
 	}
-	require.False(t, c.on())
+	require.False(t, c.on)
+}
+
+// TestCoalescerFastExchange runs a request-response exchange too fast for
+// the rate test (two packets per 40 us round trip) for ten simulated
+// seconds: each pause it makes finds nothing, the backoff grows, and
+// fewer than one round trip in a thousand meets a pause.
+func TestCoalescerFastExchange(t *testing.T) {
+	var c coalescer
+	at := time.Unix(1000, 0)
+	rtt := 40 * time.Microsecond
+	pauses, trips := 0, 0
+	paused := false
+	for end := at.Add(10 * time.Second); at.Before(end); trips++ {
+		if paused {
+			// Nothing came: the answer waits for the request, which
+			// waits for the packet the pause held back.
+			at = at.Add(coalesceWait)
+			pauses++
+		}
+		c.note(at, rtt, 1, paused)
+		paused = false
+		c.note(at.Add(rtt/8), rtt/8, 1, false)
+		paused = c.on
+		at = at.Add(rtt)
+	}
+	require.Less(t, pauses*1000, trips, "%d pauses in %d round trips", pauses, trips)
 }
 
 // TestReaderPausesUnderStream runs the reader on a stream of QoS 0
@@ -110,4 +151,104 @@ func TestReaderPausesUnderStream(t *testing.T) {
 		require.Zero(t, time.Since(start), "a message after a pause waited")
 		require.NoError(t, c.Close())
 	})
+}
+
+// TestHeldWrites checks when the loop holds a write back: not while fewer
+// than holdBacklog publishes are in flight (each PUBLISH goes out with no
+// time passing), then for holdFor at most (the timer sends it with nothing
+// else happening), never for QoS 0 or anything but PUBLISH and its
+// acknowledgements, and not at all once the backlog has been acknowledged.
+func TestHeldWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight = 100 })
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		var toks []*Token
+		var ids []uint16
+		// Up to the backlog, one at a time: each goes out at once.
+		start := time.Now()
+		for i := range holdBacklog {
+			toks = append(toks, c.PublishAsync("h", 1, false, []byte{byte(i)}))
+			p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+			ids = append(ids, p.PacketID)
+		}
+		require.Zero(t, time.Since(start), "a publish below the backlog waited")
+
+		// Behind the backlog: held, then sent by the timer within holdFor.
+		start = time.Now()
+		toks = append(toks, c.PublishAsync("h", 1, false, []byte("held")))
+		synctest.Wait()
+		_, err := sc.Next(time.Nanosecond)
+		require.ErrorIs(t, err, fakebroker.ErrTimeout, "a publish behind the backlog went out at once")
+		p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, "held", string(p.Payload))
+		ids = append(ids, p.PacketID)
+		waited := time.Since(start)
+		require.Positive(t, waited)
+		require.LessOrEqual(t, waited, holdFor)
+
+		// QoS 0 and SUBSCRIBE are never held.
+		start = time.Now()
+		require.NoError(t, c.PublishAsync("h", 0, false, []byte("q0")).Err())
+		p = sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, "q0", string(p.Payload))
+		go c.Subscribe(context.Background(), func(*Message) {}, Subscription{Filter: "s", QoS: 1})
+		sc.WantType(t, packet.TypeSubscribe)
+		require.Zero(t, time.Since(start), "QoS 0 or SUBSCRIBE waited")
+
+		// Acknowledged: the next publish goes out at once again.
+		for _, id := range ids {
+			sc.WritePacket(t, &packet.Puback{PacketID: id})
+		}
+		for _, tok := range toks {
+			require.NoError(t, tok.Wait(context.Background()))
+		}
+		start = time.Now()
+		tok := c.PublishAsync("h", 1, false, []byte("after"))
+		p = sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, "after", string(p.Payload))
+		require.Zero(t, time.Since(start), "a publish after the backlog was acknowledged waited")
+		sc.WritePacket(t, &packet.Puback{PacketID: p.PacketID})
+		require.NoError(t, tok.Wait(context.Background()))
+		require.NoError(t, c.Close())
+	})
+}
+
+// TestReaderExpectsAnswers checks that the reader pauses between reads
+// while at least holdBacklog publishes are in flight (their answers are
+// sure to come, so gathering them costs nothing), and not below that.
+func TestReaderExpectsAnswers(t *testing.T) {
+	for _, n := range []int{holdBacklog - 1, 4 * holdBacklog} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fb := fakebroker.New(t)
+				c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight = 100 })
+				sc, _ := connectFake(t, c, fb, &packet.Connack{})
+				toks := make([]*Token, n)
+				for i := range toks {
+					toks[i] = c.PublishAsync("e", 1, false, nil)
+				}
+				var ids []uint16
+				for range n {
+					ids = append(ids, sc.WantType(t, packet.TypePublish).(*packet.Publish).PacketID)
+				}
+				synctest.Wait()
+				start := time.Now()
+				for _, id := range ids { // one write each
+					sc.WritePacket(t, &packet.Puback{PacketID: id})
+				}
+				for _, tok := range toks {
+					require.NoError(t, tok.Wait(context.Background()))
+				}
+				waited := time.Since(start)
+				if n < holdBacklog {
+					require.Zero(t, waited, "the reader paused with %d in flight", n)
+				} else {
+					require.NotZero(t, waited, "the reader never paused with %d in flight", n)
+					require.Zero(t, waited%coalesceWait, "the clock moved by %v", waited)
+				}
+				require.NoError(t, c.Close())
+			})
+		})
+	}
 }

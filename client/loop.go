@@ -85,6 +85,8 @@ type loop struct {
 	events    []event     // waiting for room in the dispatcher's queue
 	disc      *request
 	lastWrite time.Time
+	flushAt   time.Time // a held write goes out by then; zero if none is held
+	expect    bool      // the value last given to rd.expect
 	reconnect bool
 
 	cur       *inBatch // the batch being handed to the session, nil if none
@@ -120,6 +122,11 @@ type reader struct {
 	stopped bool       // the loop asked the reader to stop
 	waiting bool       // the reader waits on room for a free batch
 	room    chan struct{}
+
+	// expect is set by the loop while enough of its own packets are in
+	// flight that answers are sure to keep coming: the reader may then
+	// pause before a read as if its coalescer were on.
+	expect atomic.Bool
 }
 
 // inQueue is how many batches may wait for the loop.
@@ -304,12 +311,11 @@ func (ip *inPacket) packet() packet.Packet {
 func (rd *reader) run(r *packet.Reader) {
 	defer rd.wg.Done()
 	var (
-		co     coalescer
-		handed time.Time // when the last batch went to the loop
-		small  bool      // it had less than half of maxBatch packets
+		co    coalescer
+		small bool // the last batch had less than half of maxBatch packets
 	)
 	for {
-		paused := co.on() && small && !r.Ready()
+		paused := (co.on || rd.expect.Load()) && small && !r.Ready()
 		if paused {
 			time.Sleep(coalesceWait)
 		}
@@ -319,7 +325,10 @@ func (rd *reader) run(r *packet.Reader) {
 			return
 		}
 		b.reset()
-		var err error
+		var (
+			err   error
+			first time.Time // when the batch's first packet was read
+		)
 		start := time.Now()
 		for {
 			var p packet.Packet
@@ -327,15 +336,15 @@ func (rd *reader) run(r *packet.Reader) {
 				break
 			}
 			if len(b.pkts) == 0 {
-				co.first(time.Now(), start, handed, small)
+				first = time.Now()
 			}
 			b.add(p)
 			if len(b.pkts) >= maxBatch || !r.Ready() {
 				break
 			}
 		}
-		if paused {
-			co.afterPause(len(b.pkts))
+		if n := len(b.pkts); n > 0 {
+			co.note(first, first.Sub(start), n, paused)
 		}
 		small = len(b.pkts) < maxBatch/2
 		if len(b.pkts) == 0 {
@@ -345,58 +354,80 @@ func (rd *reader) run(r *packet.Reader) {
 		if err != nil {
 			return
 		}
-		handed = time.Now()
 	}
 }
 
-// coalescer decides when the reader reads a little later. A stream that
-// keeps bringing small batches close together (coalesceAfter in a row,
-// each less than coalesceGap after the one before) turns it on: the reader
+// coalescer decides when the reader reads a little later. When small
+// batches bring at least coalesceRate packets within coalesceWindow (a
+// stream: a busy broker writing packet by packet), it turns on: the reader
 // then pauses coalesceWait before a read that follows a small batch, so
-// that the kernel gathers the next packets into one read and a busy
-// broker writes them in fewer, larger chunks (mosquitto spends far less per
-// message on a subscriber that does not take every packet on its own). The
-// first read that has to wait for its data (coalesceBlocked), or a pause
-// that gathered fewer than coalesceDense packets, turns it off. A
+// that the kernel gathers the next packets into one read, the loop answers
+// them in one write, and the broker, answered in bursts, writes in bursts
+// too (mosquitto spends far less per message on a client that does not
+// take every packet on its own).
+//
+// A pause is also the test of the guess: one that gathers fewer than
+// coalesceDense packets turns the coalescer off, and it may not turn on
+// again for coalesceBackoff, doubled at each such failure up to
+// coalesceMaxBackoff (a pause that gathers enough resets it). A
 // request-response exchange brings a packet or two per round trip: with
-// round trips longer than coalesceGap it is never delayed; with shorter
-// ones a pause can happen, and that pause gathers too little and ends it.
+// round trips longer than about 65 us (two packets each) it never reaches
+// the rate. With shorter ones a pause can happen; it finds nothing (the
+// answer waits for the request, which waits for the packet held back), and
+// the next can come only after the backoff: 8 ms, 16 ms, ... 1 s, so that
+// such pauses soon meet fewer than one round trip in a thousand
+// (TestCoalescerFastExchange). A read that waited coalesceBlocked or more
+// for its data while on (the stream stopped) turns it off without a
+// backoff.
 type coalescer struct {
-	streak int // small, close batches in a row; on from coalesceAfter
+	on        bool
+	winAt     time.Time     // start of the counting window
+	pkts      int           // packets of small batches in the window
+	batches   int           // small batches in the window
+	notBefore time.Time     // no turning on before this
+	backoff   time.Duration // the wait after the last failed pause
 }
 
-// on reports whether the reader pauses before reading after a small batch.
-func (c *coalescer) on() bool { return c.streak >= coalesceAfter }
-
 const (
-	coalesceAfter   = 4
-	coalesceDense   = 8
-	coalesceGap     = 25 * time.Microsecond
-	coalesceBlocked = 20 * time.Microsecond
-	coalesceWait    = 250 * time.Microsecond
+	coalesceAfter      = 4
+	coalesceRate       = 32
+	coalesceDense      = 4
+	coalesceWindow     = time.Millisecond
+	coalesceBlocked    = 20 * time.Microsecond
+	coalesceWait       = 250 * time.Microsecond
+	coalesceBackoff    = 8 * time.Millisecond
+	coalesceMaxBackoff = time.Second
 )
 
-// first notes the first packet of a batch, read at now: the read started
-// at start; the previous batch was handed over at handed and was small or
-// not.
-func (c *coalescer) first(now, start, handed time.Time, small bool) {
-	if c.on() {
-		if now.Sub(start) >= coalesceBlocked {
-			c.streak = 0 // the stream paused
+// note records a batch of n packets whose first was read at now, after a
+// read that waited for waited; paused says the reader paused before it.
+func (c *coalescer) note(now time.Time, waited time.Duration, n int, paused bool) {
+	if c.on {
+		switch {
+		case paused && n < coalesceDense:
+			c.on = false
+			c.backoff = min(max(2*c.backoff, coalesceBackoff), coalesceMaxBackoff)
+			c.notBefore = now.Add(c.backoff)
+		case paused:
+			c.backoff = 0
+		case waited >= coalesceBlocked:
+			c.on = false
+		}
+		if !c.on {
+			c.winAt, c.pkts, c.batches = now, 0, 0
 		}
 		return
 	}
-	if small && !handed.IsZero() && now.Sub(handed) < coalesceGap {
-		c.streak++
-		return
+	if now.Sub(c.winAt) >= coalesceWindow {
+		c.winAt, c.pkts, c.batches = now, 0, 0
 	}
-	c.streak = 0
-}
-
-// afterPause notes how many packets the batch read after a pause took.
-func (c *coalescer) afterPause(n int) {
-	if n < coalesceDense {
-		c.streak = 0 // too few came during the pause
+	if n >= maxBatch/2 {
+		return // the reader is behind: not what a pause is for
+	}
+	c.pkts += n
+	c.batches++
+	if c.pkts >= coalesceRate && c.batches >= coalesceAfter && !now.Before(c.notBefore) {
+		c.on = true
 	}
 }
 
@@ -778,6 +809,7 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 	sessionPresent := ack.SessionPresent
 	l.rd = newReader(l.c.wake)
 	l.cur, l.curPos = nil, 0
+	l.flushAt, l.expect = time.Time{}, false // of the connection before, if any
 	l.rd.wg.Add(1)
 	go l.rd.run(r)
 	l.established(sessionPresent, v)
@@ -867,6 +899,10 @@ func (l *loop) serve() error {
 		if l.disc != nil && l.discReady() {
 			return l.sendDisconnect()
 		}
+		if e := l.expecting(); e != l.expect {
+			l.expect = e
+			l.rd.expect.Store(e)
+		}
 		// One timer: the session's keep-alive deadline.
 		if d := l.deadline(); !d.Equal(deadline) {
 			deadline = d
@@ -948,11 +984,17 @@ func (l *loop) process() error {
 	return nil
 }
 
+// deadline is when the loop's timer must wake it next: for a held write or
+// for the session's keep-alive, whichever comes first.
 func (l *loop) deadline() time.Time {
-	if l.c.opts.PingSender != nil {
-		return time.Time{} // the sender drives keep-alive
+	var d time.Time
+	if l.c.opts.PingSender == nil { // else the sender drives keep-alive
+		d = l.own.sess.NextDeadline()
 	}
-	return l.own.sess.NextDeadline()
+	if f := l.flushAt; !f.IsZero() && (d.IsZero() || f.Before(d)) {
+		d = f
+	}
+	return d
 }
 
 // stalled reports whether the loop holds back packets the reader has read:
@@ -1000,16 +1042,27 @@ func (l *loop) receive(p packet.Packet) error {
 	return nil
 }
 
-// pump drains the session's events and writes what it has to send.
+// pump drains the session's events and writes what it has to send, or
+// holds it for a moment when a stream is in flight (see holdWrite).
 func (l *loop) pump(now time.Time) error {
 	l.drainEvents()
+	fresh, urgent := 0, false // QoS 1 and 2 publishes queued by this round; anything not to hold
 	for {
 		p, ok := l.own.sess.NextToSend(now)
 		if !ok {
 			break
 		}
-		if pub, isPub := p.(*packet.Publish); isPub && pub.QoS != packet.QoS0 && !pub.Dup {
-			l.assignID(pub.PacketID)
+		switch p := p.(type) {
+		case *packet.Publish:
+			if p.QoS == packet.QoS0 {
+				urgent = true // completes when written: not held
+			} else if !p.Dup {
+				l.assignID(p.PacketID)
+				fresh++
+			}
+		case *packet.Puback, *packet.Pubrec, *packet.Pubrel, *packet.Pubcomp:
+		default:
+			urgent = true // CONNECT, SUBSCRIBE, PINGREQ, DISCONNECT...
 		}
 		if err := l.w.Queue(p); err != nil {
 			// The session hands out only valid packets; a failure here is
@@ -1022,6 +1075,10 @@ func (l *loop) pump(now time.Time) error {
 			}
 		}
 	}
+	// In flight before this round: written (or held), not yet done.
+	if backlog := l.own.sess.InFlight() - fresh; !urgent && l.holdWrite(now, backlog) {
+		return nil
+	}
 	// QoS 0 publishes complete when they are written: their completions
 	// are taken after the flush, failed with its error if it failed.
 	err := l.flush(now)
@@ -1031,7 +1088,45 @@ func (l *loop) pump(now time.Time) error {
 	return err
 }
 
+// holdWrite reports whether the packets queued now may wait, and arms
+// flushAt if so. They wait when at least holdBacklog publishes were already
+// in flight before them and the last write was less than holdFor ago: the
+// new packets queue behind a stream whose acknowledgements are still to
+// come, so waiting costs them little, and the writes it saves are the
+// dearest system calls of a busy client (a loopback write also runs the
+// broker's receive path). The publishes and acknowledgements gathered then
+// go out in one write, the broker answers in bursts, and the reader of the
+// other side gets fuller batches. A request-response exchange (one publish
+// at a time) never has that backlog and is never held; anything but
+// PUBLISH at QoS 1 or 2 and its acknowledgements is written at once.
+func (l *loop) holdWrite(now time.Time, backlog int) bool {
+	if l.w.Buffered() == 0 || backlog < holdBacklog {
+		return false
+	}
+	at := l.lastWrite.Add(holdFor)
+	if !now.Before(at) {
+		return false
+	}
+	if l.flushAt.IsZero() {
+		l.flushAt = at
+	}
+	return true
+}
+
+// expecting reports whether enough packets are in flight, both ways, that
+// their answers will keep coming.
+func (l *loop) expecting() bool {
+	s := l.own.sess
+	return s.InFlight() >= holdBacklog || s.InboundPending() >= holdBacklog
+}
+
+const (
+	holdBacklog = 16
+	holdFor     = 200 * time.Microsecond
+)
+
 func (l *loop) flush(now time.Time) error {
+	l.flushAt = time.Time{}
 	if l.w.Buffered() == 0 {
 		return nil
 	}
