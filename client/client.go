@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -109,7 +108,7 @@ func New(opts Options) (*Client, error) {
 		st = store.NewMemory()
 	}
 	if err := st.Open(o.ClientID, o.Servers[0]); err != nil {
-		return nil, fmt.Errorf("mqtt: opening the persistence store: %w", err)
+		return nil, wrap("mqtt: opening the persistence store", err)
 	}
 	sess, err := session.New(session.Options{
 		Store:       st,
@@ -125,7 +124,7 @@ func New(opts Options) (*Client, error) {
 	})
 	if err != nil {
 		_ = st.Close()
-		return nil, fmt.Errorf("mqtt: restoring the session: %w", err)
+		return nil, wrap("mqtt: restoring the session", err)
 	}
 	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]pendingOp)}
 	for _, out := range sess.Outstanding() {

@@ -2,10 +2,8 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -402,14 +400,33 @@ func (o *Options) keepAliveSeconds() uint16 {
 // String describes the options for logs, with the password redacted (its
 // length only) and callbacks shown as set or not.
 func (o Options) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Options{Servers:%q ClientID:%q Username:%q Password:<redacted len=%d> PersistentSession:%t",
-		o.Servers, o.ClientID, o.Username, len(o.Password), o.PersistentSession)
-	fmt.Fprintf(&b, " KeepAlive:%v PingTimeout:%v ConnectTimeout:%v Version:%v MaxInFlight:%d OfflineBuffer:%d",
-		o.KeepAlive, o.PingTimeout, o.ConnectTimeout, o.Version, o.MaxInFlight, o.OfflineBuffer)
-	fmt.Fprintf(&b, " AutoReconnect:%t ConnectRetry:%t ManualAcks:%t Will:%t Credentials:%t}",
-		o.AutoReconnect, o.ConnectRetry, o.ManualAcks, o.Will != nil, o.Credentials != nil)
-	return b.String()
+	// Built with strconv rather than fmt, which a constrained build cannot
+	// afford (issue 5); the text is what fmt's %q, %d, %t and %v wrote, the
+	// server list in fmt's ["a" "b"] form.
+	b := make([]byte, 0, 512)
+	b = append(b, "Options{Servers:["...)
+	for i, s := range o.Servers {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendQuote(b, s)
+	}
+	b = strconv.AppendQuote(append(b, "] ClientID:"...), o.ClientID)
+	b = strconv.AppendQuote(append(b, " Username:"...), o.Username)
+	b = strconv.AppendInt(append(b, " Password:<redacted len="...), int64(len(o.Password)), 10)
+	b = strconv.AppendBool(append(b, "> PersistentSession:"...), o.PersistentSession)
+	b = append(append(b, " KeepAlive:"...), o.KeepAlive.String()...)
+	b = append(append(b, " PingTimeout:"...), o.PingTimeout.String()...)
+	b = append(append(b, " ConnectTimeout:"...), o.ConnectTimeout.String()...)
+	b = append(append(b, " Version:"...), o.Version.String()...)
+	b = strconv.AppendInt(append(b, " MaxInFlight:"...), int64(o.MaxInFlight), 10)
+	b = strconv.AppendInt(append(b, " OfflineBuffer:"...), int64(o.OfflineBuffer), 10)
+	b = strconv.AppendBool(append(b, " AutoReconnect:"...), o.AutoReconnect)
+	b = strconv.AppendBool(append(b, " ConnectRetry:"...), o.ConnectRetry)
+	b = strconv.AppendBool(append(b, " ManualAcks:"...), o.ManualAcks)
+	b = strconv.AppendBool(append(b, " Will:"...), o.Will != nil)
+	b = strconv.AppendBool(append(b, " Credentials:"...), o.Credentials != nil)
+	return string(append(b, '}'))
 }
 
 // GoString is String, so that %#v does not print the password either.

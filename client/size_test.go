@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -20,14 +21,15 @@ import (
 // measures, with the goals of issue 5 (decimal megabytes, stripped,
 // -trimpath). enforce turns a goal into a failure; it stays false while the
 // goal is out of reach (see testdata/minimal/README.md for why: crypto/tls
-// alone makes 4.63 MB on Go 1.26). Once a goal is met, enforce keeps it met.
+// alone makes 4.63 MB on Go 1.26). Once a goal is met, enforce keeps it met:
+// the constrained build's is (2,588,937 bytes on Go 1.26.8 linux/amd64).
 var minimalBuilds = []struct {
 	name, tags string
 	goal       int64
 	enforce    bool
 }{
 	// The constrained build: no WebSocket, no TLS, no log/slog.
-	{"constrained", "linnet_nows,linnet_notls,linnet_noslog", 2_600_000, false},
+	{"constrained", "linnet_nows,linnet_notls,linnet_noslog", 2_600_000, true},
 	// The same with log/slog, for the record.
 	{"tcp-only", "linnet_nows,linnet_notls", 0, false},
 	{"all-transports", "", 4_000_000, false},
@@ -35,7 +37,7 @@ var minimalBuilds = []struct {
 
 // constrainedLeftOut are the packages that the constrained build of
 // testdata/minimal must not link: each costs 0.2-0.4 MB.
-var constrainedLeftOut = []string{"log/slog", "encoding/json", "crypto/tls", "net/http"}
+var constrainedLeftOut = []string{"log/slog", "encoding/json", "fmt", "net/url", "crypto/tls", "net/http"}
 
 // TestConstrainedDeps checks with go list -deps that the constrained build
 // of testdata/minimal links none of constrainedLeftOut: cheaper and more
@@ -99,8 +101,11 @@ func TestMinimalBinarySize(t *testing.T) {
 		switch {
 		case size <= tc.goal && !tc.enforce:
 			t.Logf("%s: the goal is met; set enforce in minimalBuilds to keep it", tc.name)
-		case size > tc.goal && tc.enforce:
+		case size > tc.goal && tc.enforce && runtime.GOOS+"/"+runtime.GOARCH == "linux/amd64":
 			t.Errorf("%s: %d bytes, more than the goal of %d", tc.name, size, tc.goal)
+		case size > tc.goal && tc.enforce:
+			// The goal was set for linux/amd64; elsewhere the size is a note.
+			t.Logf("%s: %d bytes over the linux/amd64 goal on %s/%s", tc.name, size-tc.goal, runtime.GOOS, runtime.GOARCH)
 		case size > tc.goal:
 			t.Logf("%s: %d bytes over the goal (not enforced yet)", tc.name, size-tc.goal)
 		}

@@ -1,6 +1,6 @@
 package packet
 
-import "fmt"
+import "strconv"
 
 // Connack is the server's answer to CONNECT (§3.2).
 type Connack struct {
@@ -61,5 +61,11 @@ func (p *Connack) decode(flags byte, body []byte, _ *interner) error {
 }
 
 func (p *Connack) String() string {
-	return fmt.Sprintf("CONNACK{code=%d (%v) session_present=%t}", p.ReturnCode, p.ReturnCode, p.SessionPresent)
+	b := lineBuf("CONNACK{code=")
+	b = strconv.AppendUint(b, uint64(p.ReturnCode), 10)
+	b = append(b, " ("...)
+	b = append(b, p.ReturnCode.String()...)
+	b = append(b, ") session_present="...)
+	b = strconv.AppendBool(b, p.SessionPresent)
+	return string(append(b, '}'))
 }

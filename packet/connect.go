@@ -1,8 +1,8 @@
 package packet
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Protocol names and levels for CONNECT.
@@ -315,17 +315,35 @@ func (p *Connect) Clone() *Connect {
 // String describes the packet; the password shows only its length.
 func (p *Connect) String() string {
 	name, level := p.protocol()
-	s := fmt.Sprintf("CONNECT{protocol=%s/%d client_id=%q clean_session=%t keep_alive=%d",
-		name, level, p.ClientID, p.CleanSession, p.KeepAlive)
+	b := lineBuf("CONNECT{protocol=")
+	b = append(b, name...)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(level), 10)
+	b = append(b, " client_id="...)
+	b = strconv.AppendQuote(b, p.ClientID)
+	b = append(b, " clean_session="...)
+	b = strconv.AppendBool(b, p.CleanSession)
+	b = append(b, " keep_alive="...)
+	b = strconv.AppendUint(b, uint64(p.KeepAlive), 10)
 	if p.WillFlag {
-		s += fmt.Sprintf(" will_topic=%q will_qos=%d will_retain=%t will_message=%d bytes",
-			p.WillTopic, p.WillQoS, p.WillRetain, len(p.WillMessage))
+		b = append(b, " will_topic="...)
+		b = strconv.AppendQuote(b, p.WillTopic)
+		b = append(b, " will_qos="...)
+		b = strconv.AppendUint(b, uint64(p.WillQoS), 10)
+		b = append(b, " will_retain="...)
+		b = strconv.AppendBool(b, p.WillRetain)
+		b = append(b, " will_message="...)
+		b = strconv.AppendInt(b, int64(len(p.WillMessage)), 10)
+		b = append(b, " bytes"...)
 	}
 	if p.UsernameFlag {
-		s += fmt.Sprintf(" username=%q", p.Username)
+		b = append(b, " username="...)
+		b = strconv.AppendQuote(b, p.Username)
 	}
 	if p.PasswordFlag {
-		s += fmt.Sprintf(" password=<redacted len=%d>", len(p.Password))
+		b = append(b, " password=<redacted len="...)
+		b = strconv.AppendInt(b, int64(len(p.Password)), 10)
+		b = append(b, '>')
 	}
-	return s + "}"
+	return string(append(b, '}'))
 }

@@ -1,6 +1,6 @@
 package packet
 
-import "fmt"
+import "strconv"
 
 // The packets that carry only a packet identifier share their encoding:
 // PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK (a fixed header, remaining
@@ -23,7 +23,7 @@ func newIDRules(t Type, flags byte, flagRule, idRule string) *idRules {
 	}
 }
 
-func sectionOf(t Type) string { return fmt.Sprintf("3.%d", t) }
+func sectionOf(t Type) string { return "3." + strconv.Itoa(int(t)) }
 
 var (
 	pubackRules   = newIDRules(TypePuback, 0, "MQTT-2.2.2-1", "MQTT-2.3.1-6")
@@ -32,6 +32,12 @@ var (
 	pubcompRules  = newIDRules(TypePubcomp, 0, "MQTT-2.2.2-1", "MQTT-2.3.1-6")
 	unsubackRules = newIDRules(TypeUnsuback, 0, "MQTT-2.2.2-1", "MQTT-2.3.1-7")
 )
+
+// idString describes a packet that carries only an identifier: "PUBACK{id=7}".
+func idString(t Type, id uint16) string {
+	b := strconv.AppendUint(append(lineBuf(t.String()), "{id="...), uint64(id), 10)
+	return string(append(b, '}'))
+}
 
 func (r *idRules) append(b []byte, id uint16, strict bool) ([]byte, error) {
 	if strict && id == 0 {
@@ -72,7 +78,7 @@ func (p *Puback) decode(flags byte, body []byte, _ *interner) (err error) {
 	p.PacketID, err = pubackRules.decode(flags, body)
 	return err
 }
-func (p *Puback) String() string { return fmt.Sprintf("PUBACK{id=%d}", p.PacketID) }
+func (p *Puback) String() string { return idString(TypePuback, p.PacketID) }
 
 // Pubrec answers a QoS 2 PUBLISH: received (§3.5).
 type Pubrec struct{ PacketID uint16 }
@@ -92,7 +98,7 @@ func (p *Pubrec) decode(flags byte, body []byte, _ *interner) (err error) {
 	p.PacketID, err = pubrecRules.decode(flags, body)
 	return err
 }
-func (p *Pubrec) String() string { return fmt.Sprintf("PUBREC{id=%d}", p.PacketID) }
+func (p *Pubrec) String() string { return idString(TypePubrec, p.PacketID) }
 
 // Pubrel answers a PUBREC: release (§3.6). Its fixed-header flags are 0010
 // [MQTT-3.6.1-1].
@@ -113,7 +119,7 @@ func (p *Pubrel) decode(flags byte, body []byte, _ *interner) (err error) {
 	p.PacketID, err = pubrelRules.decode(flags, body)
 	return err
 }
-func (p *Pubrel) String() string { return fmt.Sprintf("PUBREL{id=%d}", p.PacketID) }
+func (p *Pubrel) String() string { return idString(TypePubrel, p.PacketID) }
 
 // Pubcomp answers a PUBREL: complete (§3.7).
 type Pubcomp struct{ PacketID uint16 }
@@ -133,7 +139,7 @@ func (p *Pubcomp) decode(flags byte, body []byte, _ *interner) (err error) {
 	p.PacketID, err = pubcompRules.decode(flags, body)
 	return err
 }
-func (p *Pubcomp) String() string { return fmt.Sprintf("PUBCOMP{id=%d}", p.PacketID) }
+func (p *Pubcomp) String() string { return idString(TypePubcomp, p.PacketID) }
 
 // Unsuback acknowledges an UNSUBSCRIBE (§3.11).
 type Unsuback struct{ PacketID uint16 }
@@ -153,4 +159,4 @@ func (p *Unsuback) decode(flags byte, body []byte, _ *interner) (err error) {
 	p.PacketID, err = unsubackRules.decode(flags, body)
 	return err
 }
-func (p *Unsuback) String() string { return fmt.Sprintf("UNSUBACK{id=%d}", p.PacketID) }
+func (p *Unsuback) String() string { return idString(TypeUnsuback, p.PacketID) }

@@ -1,8 +1,8 @@
 package packet
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Publish carries an application message (§3.3), in either direction.
@@ -176,6 +176,17 @@ func (p *Publish) Clone() *Publish {
 }
 
 func (p *Publish) String() string {
-	return fmt.Sprintf("PUBLISH{topic=%q qos=%d id=%d dup=%t retain=%t payload=%d bytes}",
-		p.Topic, p.QoS, p.PacketID, p.Dup, p.Retain, len(p.Payload))
+	b := lineBuf("PUBLISH{topic=")
+	b = strconv.AppendQuote(b, p.Topic)
+	b = append(b, " qos="...)
+	b = strconv.AppendUint(b, uint64(p.QoS), 10)
+	b = append(b, " id="...)
+	b = strconv.AppendUint(b, uint64(p.PacketID), 10)
+	b = append(b, " dup="...)
+	b = strconv.AppendBool(b, p.Dup)
+	b = append(b, " retain="...)
+	b = strconv.AppendBool(b, p.Retain)
+	b = append(b, " payload="...)
+	b = strconv.AppendInt(b, int64(len(p.Payload)), 10)
+	return string(append(b, " bytes}"...))
 }

@@ -1,8 +1,8 @@
 package packet
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Raw is a packet given as its first byte and its body, for conformance
@@ -52,5 +52,13 @@ func (p *Raw) decode(flags byte, body []byte, _ *interner) error {
 func (p *Raw) Clone() *Raw { return &Raw{Header: p.Header, Body: slices.Clone(p.Body)} }
 
 func (p *Raw) String() string {
-	return fmt.Sprintf("RAW{type=%v flags=%04b body=%d bytes}", p.Type(), p.Header&0x0f, len(p.Body))
+	b := lineBuf("RAW{type=")
+	b = append(b, p.Type().String()...)
+	b = append(b, " flags="...)
+	for i := 3; i >= 0; i-- { // the four flag bits, high first, as %04b wrote them
+		b = append(b, '0'+p.Header>>i&1)
+	}
+	b = append(b, " body="...)
+	b = strconv.AppendInt(b, int64(len(p.Body)), 10)
+	return string(append(b, " bytes}"...))
 }

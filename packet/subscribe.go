@@ -1,9 +1,8 @@
 package packet
 
 import (
-	"fmt"
 	"slices"
-	"strings"
+	"strconv"
 )
 
 // Subscription is one topic filter of a SUBSCRIBE with the maximum QoS the
@@ -130,13 +129,13 @@ func (p *Subscribe) Clone() *Subscribe {
 }
 
 func (p *Subscribe) String() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "SUBSCRIBE{id=%d", p.PacketID)
+	b := lineBuf("SUBSCRIBE{id=")
+	b = strconv.AppendUint(b, uint64(p.PacketID), 10)
 	for _, s := range p.Subscriptions {
-		fmt.Fprintf(&sb, " %q:%d", s.Filter, s.QoS)
+		b = strconv.AppendQuote(append(b, ' '), s.Filter)
+		b = strconv.AppendUint(append(b, ':'), uint64(s.QoS), 10)
 	}
-	sb.WriteByte('}')
-	return sb.String()
+	return string(append(b, '}'))
 }
 
 // Suback answers a SUBSCRIBE with one return code per filter, in order
@@ -219,5 +218,15 @@ func (p *Suback) Clone() *Suback {
 }
 
 func (p *Suback) String() string {
-	return fmt.Sprintf("SUBACK{id=%d codes=%v}", p.PacketID, p.ReturnCodes)
+	// The codes as fmt's %v wrote them: each by its String method, "[a b]".
+	b := lineBuf("SUBACK{id=")
+	b = strconv.AppendUint(b, uint64(p.PacketID), 10)
+	b = append(b, " codes=["...)
+	for i, c := range p.ReturnCodes {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, c.String()...)
+	}
+	return string(append(b, "]}"...))
 }

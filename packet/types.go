@@ -114,6 +114,12 @@ func (c SubackCode) Valid() bool { return c <= SubackQoS2 || c == SubackFailure 
 // Failed reports whether c refuses the subscription.
 func (c SubackCode) Failed() bool { return c == SubackFailure }
 
+// lineBuf starts the line that a packet's String method builds with
+// strconv's Append functions. It is inlined, so its 128 bytes, enough for
+// the usual line, stay on the caller's stack and the method allocates only
+// the string it returns.
+func lineBuf(prefix string) []byte { return append(make([]byte, 0, 128), prefix...) }
+
 // Packet is an MQTT control packet. The types of this package are its only
 // implementations: *Connect, *Connack, *Publish, *Puback, *Pubrec, *Pubrel,
 // *Pubcomp, *Subscribe, *Suback, *Unsubscribe, *Unsuback, *Pingreq,

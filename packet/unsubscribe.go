@@ -1,8 +1,8 @@
 package packet
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Unsubscribe removes subscriptions (§3.10). Its fixed-header flags are
@@ -96,5 +96,15 @@ func (p *Unsubscribe) Clone() *Unsubscribe {
 }
 
 func (p *Unsubscribe) String() string {
-	return fmt.Sprintf("UNSUBSCRIBE{id=%d filters=%q}", p.PacketID, p.Filters)
+	// The filters as fmt's %q wrote a []string: ["a/+" "b/#"].
+	b := lineBuf("UNSUBSCRIBE{id=")
+	b = strconv.AppendUint(b, uint64(p.PacketID), 10)
+	b = append(b, " filters=["...)
+	for i, f := range p.Filters {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendQuote(b, f)
+	}
+	return string(append(b, "]}"...))
 }

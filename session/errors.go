@@ -2,8 +2,8 @@ package session
 
 import (
 	"errors"
-	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -63,7 +63,7 @@ type UnknownAckError struct {
 }
 
 func (e *UnknownAckError) Error() string {
-	return fmt.Sprintf("session: %v for packet identifier %d, which is not in use", e.Type, e.PacketID)
+	return "session: " + e.Type.String() + " for packet identifier " + strconv.Itoa(int(e.PacketID)) + ", which is not in use"
 }
 
 // Unwrap returns ErrUnknownPacketID.
@@ -97,8 +97,8 @@ type TimeoutError struct {
 var _ net.Error = (*TimeoutError)(nil)
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("session: keep-alive timeout: no packet from the server within %v of a PINGREQ (keep-alive %v)",
-		e.PingTimeout, e.KeepAlive)
+	return "session: keep-alive timeout: no packet from the server within " + e.PingTimeout.String() +
+		" of a PINGREQ (keep-alive " + e.KeepAlive.String() + ")"
 }
 
 // Timeout returns true.
@@ -109,3 +109,36 @@ func (e *TimeoutError) Temporary() bool { return false }
 
 // Unwrap returns ErrKeepAliveTimeout and net.ErrClosed.
 func (e *TimeoutError) Unwrap() []error { return []error{ErrKeepAliveTimeout, net.ErrClosed} }
+
+// wrapError is what fmt.Errorf made of a message with one %w: the finished
+// text and the error it wraps, which errors.Is, errors.As and errors.Unwrap
+// reach. The package does without fmt, which a constrained build cannot
+// afford (issue 5).
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// wrap puts what, the operation that met err, in front of it: the text is
+// what fmt.Errorf(what+": %w", err) made. err is never nil.
+func wrap(what string, err error) error {
+	return &wrapError{msg: what + ": " + err.Error(), err: err}
+}
+
+// kindError is what fmt.Errorf("%w: %w", kind, err) made: an error of a kind
+// (ErrInvalidMessage, errBadRecord) that says why, matching both.
+type kindError struct {
+	msg  string
+	errs []error // the kind, then why
+}
+
+func (e *kindError) Error() string   { return e.msg }
+func (e *kindError) Unwrap() []error { return e.errs }
+
+// ofKind returns err as an error of kind: "kind: err".
+func ofKind(kind, err error) error {
+	return &kindError{msg: kind.Error() + ": " + err.Error(), errs: []error{kind, err}}
+}

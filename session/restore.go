@@ -3,7 +3,6 @@ package session
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -47,6 +46,17 @@ func parseBufKey(k string) (uint64, bool) {
 // errBadRecord describes a record restore cannot use.
 var errBadRecord = errors.New("session: unusable record")
 
+// badRecord returns errBadRecord with what is wrong with the record:
+// "session: unusable record: detail".
+func badRecord(detail string) error {
+	return &wrapError{msg: errBadRecord.Error() + ": " + detail, err: errBadRecord}
+}
+
+// misplaced reports a record whose packet p does not fit its key k.
+func misplaced(p packet.Packet, k string) error {
+	return badRecord(p.String() + " does not belong under " + k)
+}
+
 // restore rebuilds the state from the store, in the store's insertion
 // order, which is the order the records were first written in: that order,
 // not the packet identifiers, gives the re-send order, so it survives
@@ -59,7 +69,7 @@ func (s *Session) restore() error {
 	s.restoredSeqs = nil
 	keys, err := s.store.Keys()
 	if err != nil {
-		return fmt.Errorf("session: listing the store: %w", err)
+		return wrap("session: listing the store", err)
 	}
 	for _, k := range keys {
 		if err := s.restoreKey(k); err != nil {
@@ -92,11 +102,11 @@ func (s *Session) decodeRecord(k string) (p packet.Packet, trailer []byte, err e
 	if err != nil {
 		// store.ErrNotFound: gone meanwhile; store.ErrCorrupt: the store
 		// has quarantined it. Either way there is nothing to use.
-		return nil, nil, fmt.Errorf("session: reading the record: %w", err)
+		return nil, nil, wrap("session: reading the record", err)
 	}
 	p, n, err := packet.Decode(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errBadRecord, err)
+		return nil, nil, ofKind(errBadRecord, err)
 	}
 	return p, data[n:], nil
 }
@@ -109,7 +119,7 @@ func (s *Session) restoreKey(k string) error {
 		}
 		pub, ok := p.(*packet.Publish)
 		if !ok || len(trailer) != 0 {
-			return fmt.Errorf("%w: %v does not belong under %s", errBadRecord, p, k)
+			return misplaced(p, k)
 		}
 		r := s.newOut(kindPublish)
 		r.pub = *pub
@@ -133,16 +143,16 @@ func (s *Session) restoreKey(k string) error {
 	case kind == keyS && len(trailer) == seqTrailerLen:
 		seq = binary.BigEndian.Uint64(trailer)
 		if seq == 0 {
-			return fmt.Errorf("%w: sequence 0 after the PUBLISH", errBadRecord)
+			return badRecord("sequence 0 after the PUBLISH")
 		}
 	default:
-		return fmt.Errorf("%w: %d bytes after the packet", errBadRecord, len(trailer))
+		return badRecord(strconv.Itoa(len(trailer)) + " bytes after the packet")
 	}
 	switch kind {
 	case keyS:
 		pub, ok := p.(*packet.Publish)
 		if !ok || pub.QoS == packet.QoS0 || pub.PacketID != pid {
-			return fmt.Errorf("%w: %v does not belong under %s", errBadRecord, p, k)
+			return misplaced(p, k)
 		}
 		if seq != 0 {
 			// It was queued as sb-<seq>: a crash right after this record was
@@ -153,10 +163,10 @@ func (s *Session) restoreKey(k string) error {
 		}
 		if old := s.byPID[pid]; old != nil {
 			// An sc- record came first: it replaces this one.
-			return fmt.Errorf("%w: superseded by its PUBREL record", errBadRecord)
+			return badRecord("superseded by its PUBREL record")
 		}
 		if err := s.ids.Reserve(pid); err != nil {
-			return fmt.Errorf("%w: %w", errBadRecord, err)
+			return ofKind(errBadRecord, err)
 		}
 		r := s.newOut(kindPublish)
 		r.pub = *pub
@@ -166,7 +176,7 @@ func (s *Session) restoreKey(k string) error {
 	case keySC:
 		rel, ok := p.(*packet.Pubrel)
 		if !ok || rel.PacketID != pid {
-			return fmt.Errorf("%w: %v does not belong under %s", errBadRecord, p, k)
+			return misplaced(p, k)
 		}
 		r := s.byPID[pid]
 		if r != nil {
@@ -179,7 +189,7 @@ func (s *Session) restoreKey(k string) error {
 			s.inflight.Remove(r)
 		} else {
 			if err := s.ids.Reserve(pid); err != nil {
-				return fmt.Errorf("%w: %w", errBadRecord, err)
+				return ofKind(errBadRecord, err)
 			}
 			r = s.newOut(kindPublish)
 			s.byPID[pid] = r
@@ -190,7 +200,7 @@ func (s *Session) restoreKey(k string) error {
 	case keyR:
 		pub, ok := p.(*packet.Publish)
 		if !ok || pub.QoS != packet.QoS2 || pub.PacketID != pid {
-			return fmt.Errorf("%w: %v does not belong under %s", errBadRecord, p, k)
+			return misplaced(p, k)
 		}
 		r := s.newIn()
 		r.pub = *pub

@@ -2,7 +2,6 @@ package session
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -291,10 +290,10 @@ type Session struct {
 // when the options are invalid or the store cannot list its keys.
 func New(opts Options) (*Session, error) {
 	if opts.MaxInflight < 0 || opts.MaxInflight > MaxPacketIDs {
-		return nil, fmt.Errorf("session: MaxInflight %d out of range 0..%d", opts.MaxInflight, MaxPacketIDs)
+		return nil, errors.New("session: MaxInflight " + strconv.Itoa(opts.MaxInflight) + " out of range 0.." + strconv.Itoa(MaxPacketIDs))
 	}
 	if opts.Buffer.Size < 0 {
-		return nil, fmt.Errorf("session: buffer size %d is negative", opts.Buffer.Size)
+		return nil, errors.New("session: buffer size " + strconv.Itoa(opts.Buffer.Size) + " is negative")
 	}
 	if opts.KeepAlive < 0 || opts.PingTimeout < 0 {
 		return nil, errors.New("session: negative keep-alive or ping timeout")
@@ -450,10 +449,10 @@ func (s *Session) InboundPending() int { return len(s.inbound) }
 // case nothing was accepted.
 func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
 	if !msg.QoS.Valid() {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, packet.ErrInvalidQoS)
+		return 0, ofKind(ErrInvalidMessage, packet.ErrInvalidQoS)
 	}
 	if err := packet.ValidateTopicName(msg.Topic); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+		return 0, ofKind(ErrInvalidMessage, err)
 	}
 	if !s.connected {
 		return s.bufferPublish(msg)
@@ -496,7 +495,7 @@ func (s *Session) admit(r *outRecord) error {
 	b, err := r.pub.Append(s.enc[:0])
 	if err != nil {
 		s.ids.Free(pid)
-		return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+		return ofKind(ErrInvalidMessage, err)
 	}
 	if r.bufSeq != 0 {
 		// A queued message carries the sequence of its sb- record in its s-
@@ -506,7 +505,7 @@ func (s *Session) admit(r *outRecord) error {
 	s.enc = b
 	if err := s.store.Put(s.key(keyS, pid), b); err != nil { // persisted before it is handed out
 		s.ids.Free(pid)
-		return fmt.Errorf("session: persisting PUBLISH %d: %w", pid, err)
+		return wrap("session: persisting PUBLISH "+strconv.Itoa(int(pid)), err)
 	}
 	if r.bufSeq != 0 {
 		// Now that s-<id> holds it, the queued copy goes. A crash between
@@ -534,14 +533,14 @@ func (s *Session) Subscribe(now time.Time, subs []packet.Subscription) (MsgID, e
 		return 0, ErrNotConnected
 	}
 	if len(subs) == 0 {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, packet.ErrEmptyPayload)
+		return 0, ofKind(ErrInvalidMessage, packet.ErrEmptyPayload)
 	}
 	for _, sub := range subs {
 		if err := packet.ValidateTopicFilter(sub.Filter); err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+			return 0, ofKind(ErrInvalidMessage, err)
 		}
 		if !sub.QoS.Valid() {
-			return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, packet.ErrInvalidQoS)
+			return 0, ofKind(ErrInvalidMessage, packet.ErrInvalidQoS)
 		}
 	}
 	r := s.newOut(kindSubscribe)
@@ -557,11 +556,11 @@ func (s *Session) Unsubscribe(now time.Time, filters []string) (MsgID, error) {
 		return 0, ErrNotConnected
 	}
 	if len(filters) == 0 {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, packet.ErrEmptyPayload)
+		return 0, ofKind(ErrInvalidMessage, packet.ErrEmptyPayload)
 	}
 	for _, f := range filters {
 		if err := packet.ValidateTopicFilter(f); err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+			return 0, ofKind(ErrInvalidMessage, err)
 		}
 	}
 	r := s.newOut(kindUnsubscribe)
@@ -797,7 +796,7 @@ func (s *Session) receivePublish(p *packet.Publish) error {
 		}
 		if err != nil {
 			s.freeIn(r)
-			return fmt.Errorf("session: persisting inbound PUBLISH %d: %w", p.PacketID, err)
+			return wrap("session: persisting inbound PUBLISH "+strconv.Itoa(int(p.PacketID)), err)
 		}
 		s.inbound[p.PacketID] = r
 		s.control.Push(sendEntry{typ: packet.TypePubrec, pid: p.PacketID}) // in arrival order [MQTT-4.6.0-3]
@@ -844,7 +843,7 @@ func (s *Session) Ack(now time.Time, id AckID) error {
 // delivers the message again after a restart; nothing is lost.
 func (s *Session) releaseInbound(pid uint16) error {
 	if err := s.store.Remove(s.key(keyR, pid)); err != nil {
-		return fmt.Errorf("session: removing inbound record %d: %w", pid, err)
+		return wrap("session: removing inbound record "+strconv.Itoa(int(pid)), err)
 	}
 	if r := s.inbound[pid]; r != nil {
 		delete(s.inbound, pid)
@@ -944,7 +943,7 @@ func (s *Session) receivePubrec(pid uint16) error {
 	// sc- first, then s- goes: a crash between them leaves both, and
 	// restore lets sc- win [MQTT-4.3.3-1]: no PUBLISH after PUBREL.
 	if err := s.store.Put(s.key(keySC, pid), b); err != nil {
-		return fmt.Errorf("session: persisting PUBREL %d: %w", pid, err)
+		return wrap("session: persisting PUBREL "+strconv.Itoa(int(pid)), err)
 	}
 	if err := s.store.Remove(s.key(keyS, pid)); err != nil {
 		s.log.Error("session: removing released PUBLISH record", "key", s.key(keyS, pid), "err", err)
@@ -1109,13 +1108,13 @@ func (s *Session) clearSession() error {
 	s.acks.Clear()
 	keys, err := s.store.Keys()
 	if err != nil {
-		return fmt.Errorf("session: clearing the store: %w", err)
+		return wrap("session: clearing the store", err)
 	}
 	var first error
 	for _, k := range keys {
 		if _, _, ok := parseKey(k); ok {
 			if err := s.store.Remove(k); err != nil && first == nil {
-				first = fmt.Errorf("session: clearing the store: %w", err)
+				first = wrap("session: clearing the store", err)
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -97,8 +96,19 @@ func DefaultDir() (string, error) {
 	if err2 == nil {
 		return filepath.Join(home, ".linnet", "store"), nil
 	}
-	return "", fmt.Errorf("%w: set FileOptions.Dir (user cache directory: %w; home directory: %w)", ErrNoBaseDir, err1, err2)
+	return "", &noBaseDirError{cache: err1, home: err2}
 }
+
+// noBaseDirError is the error of DefaultDir. It matches ErrNoBaseDir and both
+// causes.
+type noBaseDirError struct{ cache, home error }
+
+func (e *noBaseDirError) Error() string {
+	return ErrNoBaseDir.Error() + ": set FileOptions.Dir (user cache directory: " + e.cache.Error() +
+		"; home directory: " + e.home.Error() + ")"
+}
+
+func (e *noBaseDirError) Unwrap() []error { return []error{ErrNoBaseDir, e.cache, e.home} }
 
 // Dir returns the store directory of the current or last Open, or "" before
 // the first successful Open.
@@ -141,7 +151,7 @@ func (f *File) Open(clientID, serverURI string) error {
 	}
 	base, err := filepath.Abs(base)
 	if err != nil {
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	if err := mkdirAllDurable(base); err != nil {
 		return err
@@ -167,7 +177,7 @@ func (f *File) Open(clientID, serverURI string) error {
 	dirf, err := os.Open(dir)
 	if err != nil {
 		_ = lock.release()
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	f.dir, f.dirf, f.lock = dir, dirf, lock
 	f.index = make(map[string]uint64)
@@ -197,36 +207,36 @@ func checkDirName(dir, name string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		return fmt.Errorf("store: open: %w", &fs.PathError{Op: "open", Path: path, Err: errNotRegular})
+		return wrap("store: open", &fs.PathError{Op: "open", Path: path, Err: errNotRegular})
 	case err == nil:
 		have, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("store: open: %w", err)
+			return wrap("store: open", err)
 		}
 		if string(have) != name {
 			return &CollisionError{Path: dir, Name: name, Have: string(have)}
 		}
 		return nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	// Written aside and renamed, so that a crash never leaves a torn name
 	// that would refuse its own owner.
 	if err := writeFileSync(path+tempSuffix, []byte(name), nil); err != nil {
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	if err := os.Rename(path+tempSuffix, path); err != nil {
 		_ = os.Remove(path + tempSuffix)
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	err = syncDir(d)
 	d.Close()
 	if err != nil {
-		return fmt.Errorf("store: open: sync %s: %w", dir, err)
+		return wrap("store: open: sync "+dir, err)
 	}
 	return nil
 }
@@ -236,7 +246,7 @@ func checkDirName(dir, name string) error {
 func mkdirAllDurable(dir string) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
-			return fmt.Errorf("store: open: %w", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
+			return wrap("store: open", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
 		}
 		return nil
 	}
@@ -257,24 +267,24 @@ func mkdirDurable(parent, dir string) error {
 	if err == nil {
 		p, err := os.Open(parent)
 		if err != nil {
-			return fmt.Errorf("store: open: %w", err)
+			return wrap("store: open", err)
 		}
 		err = syncDir(p)
 		p.Close()
 		if err != nil {
-			return fmt.Errorf("store: open: sync %s: %w", parent, err)
+			return wrap("store: open: sync "+parent, err)
 		}
 		return nil
 	}
 	if !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return fmt.Errorf("store: open: %w", err)
+		return wrap("store: open", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("store: open: %w", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
+		return wrap("store: open", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
 	}
 	return nil
 }
@@ -285,7 +295,7 @@ func mkdirDurable(parent, dir string) error {
 func (f *File) load() error {
 	entries, err := f.dirf.ReadDir(-1)
 	if err != nil {
-		return fmt.Errorf("store: open: list %s: %w", f.dir, err)
+		return wrap("store: open: list "+f.dir, err)
 	}
 	changed := false
 	for _, e := range entries {
@@ -315,7 +325,7 @@ func (f *File) load() error {
 	}
 	if changed {
 		if err := syncDir(f.dirf); err != nil {
-			return fmt.Errorf("store: open: sync %s: %w", f.dir, err)
+			return wrap("store: open: sync "+f.dir, err)
 		}
 	}
 	return nil
@@ -379,7 +389,7 @@ func (f *File) quarantine(name string, cerr *CorruptError) {
 	}
 	target, err := f.moveToQuarantine(name)
 	if err != nil {
-		cerr.Err = errors.Join(cerr.Err, fmt.Errorf("could not quarantine: %w", err))
+		cerr.Err = errors.Join(cerr.Err, wrap("could not quarantine", err))
 		f.logger.Error("store: corrupt record could not be quarantined", "path", cerr.Path, "reason", cerr.Reason, "err", err)
 	} else {
 		q.Path = target
@@ -442,11 +452,11 @@ func (f *File) Put(key string, data []byte) error {
 	}
 	f.buf = appendRecordHeader(f.buf[:0], key, seq, data)
 	if err := writeFileSync(path+tempSuffix, f.buf, data); err != nil {
-		return fmt.Errorf("store: put %s: %w", quoteShort(key), err)
+		return wrap("store: put "+quoteShort(key), err)
 	}
 	if err := os.Rename(path+tempSuffix, path); err != nil {
 		_ = os.Remove(path + tempSuffix)
-		return fmt.Errorf("store: put %s: %w", quoteShort(key), err)
+		return wrap("store: put "+quoteShort(key), err)
 	}
 	// The record is visible now, so the index follows even if the directory
 	// sync fails; the error tells the caller it may not survive a crash.
@@ -456,7 +466,7 @@ func (f *File) Put(key string, data []byte) error {
 	}
 	f.seq = max(f.seq, seq)
 	if err := syncDir(f.dirf); err != nil {
-		return fmt.Errorf("store: put %s: sync %s: %w", quoteShort(key), f.dir, err)
+		return wrap("store: put "+quoteShort(key)+": sync "+f.dir, err)
 	}
 	return nil
 }
@@ -506,7 +516,7 @@ func (f *File) Get(key string) ([]byte, error) {
 		return nil, &CorruptError{Path: path, Key: key, Reason: "record file disappeared", Err: err}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: get %s: %w", quoteShort(key), err)
+		return nil, wrap("store: get "+quoteShort(key), err)
 	}
 	k, _, data, reason := decodeRecord(b)
 	if reason == "" && k != key {
@@ -540,14 +550,14 @@ func (f *File) Remove(key string) error {
 		return err
 	}
 	if err := syncDir(f.dirf); err != nil {
-		return fmt.Errorf("store: remove %s: sync %s: %w", quoteShort(key), f.dir, err)
+		return wrap("store: remove "+quoteShort(key)+": sync "+f.dir, err)
 	}
 	return nil
 }
 
 func (f *File) remove(key string) error {
 	if err := os.Remove(f.recordPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("store: remove %s: %w", quoteShort(key), err)
+		return wrap("store: remove "+quoteShort(key), err)
 	}
 	f.forget(key)
 	return nil
@@ -605,7 +615,7 @@ func (f *File) Clear() error {
 		}
 	}
 	if err := syncDir(f.dirf); err != nil {
-		errs = append(errs, fmt.Errorf("store: clear: sync %s: %w", f.dir, err))
+		errs = append(errs, wrap("store: clear: sync "+f.dir, err))
 	}
 	return errors.Join(errs...)
 }
@@ -623,7 +633,7 @@ func (f *File) Close() error {
 	lerr := f.lock.release()
 	f.dirf, f.lock, f.index, f.hashed = nil, nil, nil, nil
 	if derr != nil {
-		derr = fmt.Errorf("store: close: %w", derr)
+		derr = wrap("store: close", derr)
 	}
 	return errors.Join(derr, lerr)
 }

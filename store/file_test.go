@@ -431,11 +431,15 @@ func TestFileHostileIDs(t *testing.T) {
 
 func TestFileOpenOverFile(t *testing.T) {
 	base := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(base, store.EscapeName(testClient)), nil, 0o600))
+	clientDir := filepath.Join(base, store.EscapeName(testClient))
+	require.NoError(t, os.WriteFile(clientDir, nil, 0o600))
 	s := store.NewFile(store.FileOptions{Dir: base})
 	err := s.Open(testClient, testServer)
 	var pe *fs.PathError
 	require.ErrorAs(t, err, &pe)
+	// The text and the chain of a wrapped error, as fmt.Errorf("...: %w") made them.
+	require.EqualError(t, err, "store: open: mkdir "+clientDir+": not a directory (or a symbolic link)")
+	require.Equal(t, error(pe), errors.Unwrap(err))
 	_, err = s.Keys()
 	require.ErrorIs(t, err, store.ErrClosed)
 }
@@ -474,6 +478,11 @@ func TestDefaultDir(t *testing.T) {
 	t.Setenv("HOME", "")
 	_, err = store.DefaultDir()
 	require.ErrorIs(t, err, store.ErrNoBaseDir)
+	require.EqualError(t, err, "store: no base directory: set FileOptions.Dir (user cache directory: "+
+		"neither $XDG_CACHE_HOME nor $HOME are defined; home directory: $HOME is not defined)")
+	_, cacheErr := os.UserCacheDir()
+	_, homeErr := os.UserHomeDir()
+	require.Equal(t, []error{store.ErrNoBaseDir, cacheErr, homeErr}, err.(interface{ Unwrap() []error }).Unwrap())
 	err = store.NewFile(store.FileOptions{}).Open(testClient, testServer)
 	require.ErrorIs(t, err, store.ErrNoBaseDir)
 	require.Contains(t, err.Error(), "FileOptions.Dir")

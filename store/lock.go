@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -59,7 +58,7 @@ func (l *fileLock) release() error {
 	delete(heldLocks.paths, l.path)
 	heldLocks.Unlock()
 	if err != nil {
-		return fmt.Errorf("store: release lock %s: %w", l.path, err)
+		return wrap("store: release lock "+l.path, err)
 	}
 	return nil
 }
@@ -123,19 +122,19 @@ func pidFileLock(path string, alive func(pid int) bool) (func() error, error) {
 			cerr := f.Close()
 			if err := errors.Join(werr, serr, cerr); err != nil {
 				_ = os.Remove(path)
-				return nil, fmt.Errorf("store: write lock %s: %w", path, err)
+				return nil, wrap("store: write lock "+path, err)
 			}
 			return func() error { return os.Remove(path) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("store: create lock: %w", err)
+			return nil, wrap("store: create lock", err)
 		}
 		pid := readLockPIDFile(path)
 		if pid == 0 || (pid != self && alive(pid)) {
 			return nil, &LockedError{Path: path, PID: pid}
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("store: remove stale lock: %w", err)
+			return nil, wrap("store: remove stale lock", err)
 		}
 	}
 	return nil, &LockedError{Path: path, PID: readLockPIDFile(path)}

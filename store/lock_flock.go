@@ -4,7 +4,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 )
@@ -13,7 +12,7 @@ import (
 func osLock(path string) (func() error, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("store: open lock: %w", err)
+		return nil, wrap("store: open lock", err)
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -27,11 +26,11 @@ func osLock(path string) (func() error, error) {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, &LockedError{Path: path, PID: pid}
 		}
-		return nil, fmt.Errorf("store: lock %s: %w", path, &os.PathError{Op: "flock", Path: path, Err: err})
+		return nil, wrap("store: lock "+path, &os.PathError{Op: "flock", Path: path, Err: err})
 	}
 	if err := writeLockPID(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("store: write lock: %w", err)
+		return nil, wrap("store: write lock", err)
 	}
 	// Closing the descriptor releases the flock.
 	return f.Close, nil

@@ -4,7 +4,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 )
@@ -17,7 +16,7 @@ const errSharingViolation = syscall.Errno(32) // ERROR_SHARING_VIOLATION
 func osLock(path string) (func() error, error) {
 	p, err := syscall.UTF16PtrFromString(path)
 	if err != nil {
-		return nil, fmt.Errorf("store: lock: %w", &os.PathError{Op: "open", Path: path, Err: err})
+		return nil, wrap("store: lock", &os.PathError{Op: "open", Path: path, Err: err})
 	}
 	h, err := syscall.CreateFile(p, syscall.GENERIC_READ|syscall.GENERIC_WRITE, syscall.FILE_SHARE_READ,
 		nil, syscall.OPEN_ALWAYS, syscall.FILE_ATTRIBUTE_NORMAL, 0)
@@ -25,12 +24,12 @@ func osLock(path string) (func() error, error) {
 		if errors.Is(err, errSharingViolation) {
 			return nil, &LockedError{Path: path, PID: readLockPIDFile(path)}
 		}
-		return nil, fmt.Errorf("store: lock: %w", &os.PathError{Op: "open", Path: path, Err: err})
+		return nil, wrap("store: lock", &os.PathError{Op: "open", Path: path, Err: err})
 	}
 	f := os.NewFile(uintptr(h), path)
 	if err := writeLockPID(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("store: write lock: %w", err)
+		return nil, wrap("store: write lock", err)
 	}
 	return f.Close, nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -90,7 +89,8 @@ type SizeError struct {
 }
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("store: value of key %s is %d bytes, more than the limit of %d", quoteShort(e.Key), e.Size, e.Max)
+	return "store: value of key " + quoteShort(e.Key) + " is " + strconv.Itoa(e.Size) +
+		" bytes, more than the limit of " + strconv.Itoa(e.Max)
 }
 
 // Unwrap returns ErrTooLarge.
@@ -171,6 +171,24 @@ func (e *CollisionError) Error() string {
 
 // Unwrap returns ErrNameCollision.
 func (e *CollisionError) Unwrap() error { return ErrNameCollision }
+
+// wrapError is what fmt.Errorf("...: %w", err) made: the finished message
+// and the error it wraps, which errors.Is, errors.As and errors.Unwrap reach.
+// The package does without fmt, which a constrained build cannot afford
+// (issue 5).
+type wrapError struct {
+	msg string
+	err error
+}
+
+// wrap puts what, the operation that met err, in front of it: the text is
+// what fmt.Errorf(what+": %w", err) made. err is never nil.
+func wrap(what string, err error) error {
+	return &wrapError{msg: what + ": " + err.Error(), err: err}
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
 
 // ValidKey reports whether a store accepts key, as a *KeyError when it does
 // not. A key must be 1 to MaxKeyLen bytes long, must not contain '/', '\\' or

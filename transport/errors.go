@@ -2,8 +2,8 @@ package transport
 
 import (
 	"errors"
-	"fmt"
 	"io"
+	"strconv"
 )
 
 // Sentinels for errors.Is. The typed errors below wrap one of them.
@@ -52,7 +52,7 @@ type URIError struct {
 }
 
 func (e *URIError) Error() string {
-	return fmt.Sprintf("transport: invalid server URI %q: %s", e.URI, e.Reason)
+	return "transport: invalid server URI " + strconv.Quote(e.URI) + ": " + e.Reason
 }
 
 // Unwrap returns ErrInvalidURI and the specific cause.
@@ -71,9 +71,9 @@ type TLSError struct {
 
 func (e *TLSError) Error() string {
 	if e.Kind == ErrTLS {
-		return fmt.Sprintf("transport: TLS: %v", e.Err)
+		return "transport: TLS: " + errText(e.Err)
 	}
-	return fmt.Sprintf("transport: TLS: %v: %v", e.Kind, e.Err)
+	return "transport: TLS: " + errText(e.Kind) + ": " + errText(e.Err)
 }
 
 // Unwrap returns ErrTLS, Kind and the crypto/tls error.
@@ -87,7 +87,7 @@ type DialError struct {
 	Err error
 }
 
-func (e *DialError) Error() string { return fmt.Sprintf("transport: dial %s: %v", e.URI, e.Err) }
+func (e *DialError) Error() string { return "transport: dial " + e.URI + ": " + errText(e.Err) }
 
 // Unwrap returns the cause.
 func (e *DialError) Unwrap() error { return e.Err }
@@ -132,7 +132,7 @@ func (e *HandshakeError) Error() string {
 		s += ": HTTP " + e.Status
 	}
 	if e.Body != "" {
-		s += fmt.Sprintf(": %q", e.Body)
+		s += ": " + strconv.Quote(e.Body)
 	}
 	return s
 }
@@ -165,11 +165,38 @@ type CloseError struct {
 }
 
 func (e *CloseError) Error() string {
+	s := "transport: websocket closed by server with status " + strconv.Itoa(e.Code)
 	if e.Reason == "" {
-		return fmt.Sprintf("transport: websocket closed by server with status %d", e.Code)
+		return s
 	}
-	return fmt.Sprintf("transport: websocket closed by server with status %d: %q", e.Code, e.Reason)
+	return s + ": " + strconv.Quote(e.Reason)
 }
 
 // Unwrap returns io.EOF.
 func (e *CloseError) Unwrap() error { return io.EOF }
+
+// errText is the text of err as fmt's %v wrote it, "<nil>" for none: the
+// error types above can be built with a nil Err. The package does without
+// fmt, which a constrained build cannot afford (issue 5).
+func errText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// wrapError is what fmt.Errorf("...: %w", err) made: the finished message
+// and the error it wraps, which errors.Is, errors.As and errors.Unwrap reach.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// wrap puts what, the operation that met err, in front of it: the text is
+// what fmt.Errorf(what+": %w", err) made. err is never nil.
+func wrap(what string, err error) error {
+	return &wrapError{msg: what + ": " + err.Error(), err: err}
+}

@@ -6,12 +6,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"fmt"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ func ProxyFromEnvironment(u *URI) (*url.URL, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("transport: invalid proxy address in the environment: %w", err)
+		return nil, wrap("transport: invalid proxy address in the environment", err)
 	}
 	return p, nil
 }
@@ -69,7 +70,7 @@ func useProxy(u *URI, noProxy string) bool {
 	if ipErr == nil && ip.IsLoopback() {
 		return false
 	}
-	port := fmt.Sprint(u.Port)
+	port := strconv.Itoa(u.Port)
 	for entry := range strings.SplitSeq(strings.ToLower(noProxy), ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -127,7 +128,7 @@ func dialMaybeProxy(ctx context.Context, u *URI, cfg *Config) (net.Conn, error) 
 		return cfg.DialContext(ctx, "tcp", u.Address())
 	}
 	if proxy.Scheme != "http" {
-		return nil, fmt.Errorf("transport: proxy scheme %q is not supported, only http", proxy.Scheme)
+		return nil, errors.New("transport: proxy scheme " + strconv.Quote(proxy.Scheme) + " is not supported, only http")
 	}
 	addr := proxy.Host
 	if proxy.Port() == "" {

@@ -7,10 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"reflect"
+	"strconv"
 )
 
 // DefaultTLSPort is the port of ssl://, tls://, mqtts:// and tcps:// URIs
@@ -50,11 +50,11 @@ func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("transport: reading CA file: %w", err)
+			return nil, wrap("transport: reading CA file", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("transport: CA file %q: %w", caFile, ErrNoCertificates)
+			return nil, wrap("transport: CA file "+strconv.Quote(caFile), ErrNoCertificates)
 		}
 		cfg.RootCAs = pool
 	}
@@ -64,7 +64,7 @@ func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("transport: loading client certificate %q and key %q: %w", certFile, keyFile, err)
+			return nil, wrap("transport: loading client certificate "+strconv.Quote(certFile)+" and key "+strconv.Quote(keyFile), err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

@@ -10,7 +10,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/textproto"
@@ -130,14 +129,14 @@ var reservedHeaders = map[string]bool{
 func checkHeader(h map[string][]string) error {
 	for k, vs := range h {
 		if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' }) {
-			return fmt.Errorf("transport: websocket header name %q is not a valid token", k)
+			return errors.New("transport: websocket header name " + strconv.Quote(k) + " is not a valid token")
 		}
 		if reservedHeaders[textproto.CanonicalMIMEHeaderKey(k)] {
-			return fmt.Errorf("transport: websocket header %q belongs to the handshake and cannot be set", k)
+			return errors.New("transport: websocket header " + strconv.Quote(k) + " belongs to the handshake and cannot be set")
 		}
 		for _, v := range vs {
 			if strings.ContainsFunc(v, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) {
-				return fmt.Errorf("transport: websocket header %q has a control character in its value", k)
+				return errors.New("transport: websocket header " + strconv.Quote(k) + " has a control character in its value")
 			}
 		}
 	}
@@ -208,10 +207,10 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *URI, cfg *Config) (*
 		return nil, fail("wrong Sec-WebSocket-Accept")
 	}
 	if p := hdr["Sec-Websocket-Protocol"]; len(p) != 1 || p[0] != "mqtt" {
-		return nil, fail(fmt.Sprintf("server selected subprotocol %q, want \"mqtt\"", strings.Join(p, ", ")))
+		return nil, fail("server selected subprotocol " + strconv.Quote(strings.Join(p, ", ")) + `, want "mqtt"`)
 	}
 	if e := hdr.Get("Sec-Websocket-Extensions"); e != "" {
-		return nil, fail(fmt.Sprintf("server selected extension %q, none was offered", e))
+		return nil, fail("server selected extension " + strconv.Quote(e) + ", none was offered")
 	}
 	if !stop() && ctx.Err() != nil {
 		return nil, context.Cause(ctx)
@@ -236,11 +235,11 @@ func readResponseHead(br *bufio.Reader) (code int, status string, hdr textproto.
 	}
 	proto, status, ok := strings.Cut(line, " ")
 	if !ok || !strings.HasPrefix(proto, "HTTP/1.") || len(status) < 3 {
-		return 0, "", nil, &HandshakeError{Reason: fmt.Sprintf("malformed HTTP status line %q", truncate(line, 80))}
+		return 0, "", nil, &HandshakeError{Reason: "malformed HTTP status line " + strconv.Quote(truncate(line, 80))}
 	}
 	code, err = strconv.Atoi(status[:3])
 	if err != nil || code < 100 {
-		return 0, "", nil, &HandshakeError{Reason: fmt.Sprintf("malformed HTTP status line %q", truncate(line, 80))}
+		return 0, "", nil, &HandshakeError{Reason: "malformed HTTP status line " + strconv.Quote(truncate(line, 80))}
 	}
 	hdr, err = tp.ReadMIMEHeader()
 	if err != nil {
@@ -306,7 +305,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return l.r.Read(p)
 	}
 	if l.n == 0 {
-		return 0, &HandshakeError{Reason: fmt.Sprintf("response head longer than %d bytes", maxHandshakeResponse)}
+		return 0, &HandshakeError{Reason: "response head longer than " + strconv.Itoa(maxHandshakeResponse) + " bytes"}
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
