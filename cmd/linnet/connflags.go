@@ -46,6 +46,7 @@ type connFlags struct {
 	version                         string
 	cafile, cert, key               string
 	insecure, debug                 bool
+	logger                          *slog.Logger // with -d, set by options
 	connectTimeout                  time.Duration
 	willTopic, willPayload          string
 	willQoS                         int
@@ -162,7 +163,8 @@ func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string
 		return opts, "", err
 	}
 	if c.debug {
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = libLogger(c.logger)
 		opts.Transport = append(opts.Transport, transport.WithLogger(opts.Logger))
 	}
 	return opts, topic, nil

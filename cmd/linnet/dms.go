@@ -316,7 +316,7 @@ func (f *dmsFile) config(logger *slog.Logger) (dms.Config, error) {
 		cfg.Transport = append(cfg.Transport, opt)
 	}
 	if logger != nil {
-		cfg.Transport = append(cfg.Transport, transport.WithLogger(logger))
+		cfg.Transport = append(cfg.Transport, transport.WithLogger(libLogger(logger)))
 	}
 	// Retries of the flow: quick at first, as a person watching expects.
 	cfg.Backoff = client.Backoff{Min: time.Second, Max: time.Minute}
