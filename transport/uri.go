@@ -451,7 +451,13 @@ func ValidateHostPort(u *URI, defaultPort int) error {
 }
 
 func uriError(uri, reason string, err error) *URIError {
-	return &URIError{URI: redact(uri), Reason: reason, Err: err}
+	shown, hidden, spilled := redactPart(uri)
+	if spilled && sharesPair(reason, hidden) {
+		// The parser split the URI inside the password (a '/', '?' or
+		// '#' in it): its reason would quote a piece of it.
+		reason = "not a valid URI; percent-encode any '/', '?', '#' or '@' in the password (the details would show part of it)"
+	}
+	return &URIError{URI: shown, Reason: reason, Err: err}
 }
 
 // syntaxError reports a URI that is not well-formed; its Err is no
@@ -461,37 +467,68 @@ func syntaxError(uri, reason string) *URIError {
 }
 
 // redact hides the password of uri, whether uri parses or not, and leaves
-// the rest as written. The user information is what comes before the last
-// '@' of the authority (after "//", up to the first '/', '?' or '#'); from
-// it, redact keeps the user name (up to the first ':') and replaces the
-// rest with "xxxxx". Without "//" (tcp:user:pass@host) it cannot tell the
-// user name from the password and replaces all of it.
+// the rest as written.
 func redact(uri string) string {
+	shown, _, _ := redactPart(uri)
+	return shown
+}
+
+// redactPart returns uri with its password replaced by "xxxxx", the text
+// it replaced, and whether that text ran past the authority. The scheme ends at the first ':'; the user information
+// is what comes before the last '@' of the authority (after the slashes,
+// up to the first '/', '?' or '#'). From it, the user name (up to the first
+// ':') is kept when the URI has "//"; without (tcp:user:pass@host) the user
+// name cannot be told from the password and all of it is replaced. When
+// the authority holds no '@' but the rest of the URI does, a password with
+// an unescaped '/', '?' or '#' may have cut the authority short: then
+// everything from the first ':' after the host's start to the last '@' is
+// hidden. That can hide a port and path with an '@' in it too; a shown
+// password would be worse.
+func redactPart(uri string) (shown, hidden string, spilled bool) {
+	colon := strings.IndexByte(uri, ':')
 	start, keepUser := 0, true
-	if strings.HasPrefix(uri, "//") {
+	switch {
+	case strings.HasPrefix(uri, "//"):
 		start = 2
-	} else if i := strings.Index(uri, "://"); i >= 0 {
-		start = i + 3
-	} else if i := strings.IndexByte(uri, ':'); i >= 0 {
-		start, keepUser = i+1, false
-	} else {
-		return uri
+	case colon < 0:
+		return uri, "", false
+	case strings.HasPrefix(uri[colon+1:], "//"):
+		start = colon + 3
+	default:
+		start, keepUser = colon+1, false
+		for start < len(uri) && uri[start] == '/' {
+			start++
+		}
 	}
 	rest := uri[start:]
+	auth := rest
 	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
+		auth = rest[:end]
 	}
-	at := strings.LastIndexByte(rest, '@')
+	at := strings.LastIndexByte(auth, '@')
 	if at < 0 {
-		return uri
+		if at = strings.LastIndexByte(rest, '@'); at < 0 {
+			return uri, "", false
+		}
+		keepUser, spilled = true, true // the ':' below is the one the password followed
 	}
 	from := 0
 	if keepUser {
-		colon := strings.IndexByte(rest[:at], ':')
-		if colon < 0 {
-			return uri // a user name, no password
+		c := strings.IndexByte(rest[:at], ':')
+		if c < 0 {
+			return uri, "", false // a user name, no password
 		}
-		from = colon + 1
+		from = c + 1
 	}
-	return uri[:start+from] + "xxxxx" + uri[start+at:]
+	return uri[:start+from] + "xxxxx" + uri[start+at:], rest[from:at], spilled
+}
+
+// sharesPair reports whether s holds two consecutive bytes of secret.
+func sharesPair(s, secret string) bool {
+	for i := 0; i+2 <= len(secret); i++ {
+		if strings.Contains(s, secret[i:i+2]) {
+			return true
+		}
+	}
+	return len(secret) == 1 && strings.Contains(s, secret)
 }
