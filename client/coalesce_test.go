@@ -11,6 +11,7 @@ import (
 
 	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/session"
 )
 
 // TestCoalescer checks when the reader pauses before reading: a
@@ -216,9 +217,12 @@ func TestHeldWrites(t *testing.T) {
 
 // TestReaderExpectsAnswers checks that the reader pauses between reads
 // while at least holdBacklog publishes are in flight (their answers are
-// sure to come, so gathering them costs nothing), and not below that.
+// sure to come, so gathering them costs nothing), and not below that. Both
+// counts stay under coalesceRate, so that the coalescer's own test of the
+// rate cannot be what makes the pause.
 func TestReaderExpectsAnswers(t *testing.T) {
-	for _, n := range []int{holdBacklog - 1, 4 * holdBacklog} {
+	require.Less(t, holdBacklog+4, coalesceRate)
+	for _, n := range []int{holdBacklog - 1, holdBacklog + 4} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fb := fakebroker.New(t)
@@ -251,4 +255,91 @@ func TestReaderExpectsAnswers(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestCoalescerExpectBackoff checks that the pauses the loop asks for
+// (answers expected) meet the coalescer's test too: one that gathers fewer
+// than coalesceDense packets starts a backoff during which no such pause
+// may happen, and a pause that gathers enough ends it.
+func TestCoalescerExpectBackoff(t *testing.T) {
+	var c coalescer
+	at := time.Unix(1000, 0)
+	require.True(t, c.mayPause(at))
+	c.note(at, 0, coalesceDense-1, true) // a pause that found too little
+	require.False(t, c.on)
+	require.False(t, c.mayPause(at.Add(coalesceBackoff-time.Nanosecond)))
+	require.True(t, c.mayPause(at.Add(coalesceBackoff)))
+	at = at.Add(coalesceBackoff)
+	c.note(at, 0, coalesceDense-1, true)
+	require.False(t, c.mayPause(at.Add(2*coalesceBackoff-time.Nanosecond)), "the backoff doubles")
+	at = at.Add(2 * coalesceBackoff)
+	c.note(at, 0, coalesceDense, true)
+	require.Zero(t, c.backoff, "a pause that gathered enough")
+	require.True(t, c.mayPause(at))
+}
+
+// TestHeldWriteWithPingSender checks that with a PingSender the loop's
+// timer, armed for a held write, does not run keep-alive itself: after a
+// silence longer than the keep-alive period, a held write goes out and no
+// PINGREQ comes with it (the sender decides when to ping).
+func TestHeldWriteWithPingSender(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		ps := session.NewManualPingSender(nil)
+		c := fakeClient(t, fb, func(o *Options) {
+			o.MaxInFlight = 100
+			o.KeepAlive = time.Second
+			o.PingSender = ps
+		})
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		time.Sleep(2 * time.Second) // the server says nothing; nobody polls ps
+		for i := range holdBacklog {
+			c.PublishAsync("p", 1, false, []byte{byte(i)})
+		}
+		for range holdBacklog {
+			sc.WantType(t, packet.TypePublish)
+		}
+		start := time.Now()
+		c.PublishAsync("p", 1, false, []byte("held"))
+		p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+		require.Equal(t, "held", string(p.Payload))
+		require.Positive(t, time.Since(start), "the last publish was not held")
+		_, err := sc.Next(time.Second)
+		require.ErrorIs(t, err, fakebroker.ErrTimeout, "the loop sent a packet of its own")
+		require.NoError(t, c.Close())
+	})
+}
+
+// TestResendNotHeld checks that the publishes re-sent after a reconnect
+// (DUP, in flight on the old connection) go out as soon as the CONNACK is
+// in: on the new connection nothing is in flight before them.
+func TestResendNotHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		c := fakeClient(t, fb, func(o *Options) {
+			o.PersistentSession = true
+			o.AutoReconnect = true
+			o.MaxInFlight = 100
+		})
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		const n = 2 * holdBacklog
+		for i := range n {
+			c.PublishAsync("r", 1, false, []byte{byte(i)})
+		}
+		for range n {
+			sc.WantType(t, packet.TypePublish)
+		}
+		sc.Close()
+
+		sc = fb.Accept(t)
+		sc.WantType(t, packet.TypeConnect)
+		sc.WritePacket(t, &packet.Connack{SessionPresent: true})
+		start := time.Now()
+		for range n {
+			p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+			require.True(t, p.Dup)
+		}
+		require.Zero(t, time.Since(start), "the re-sent publishes were held")
+		require.NoError(t, c.Close())
+	})
 }

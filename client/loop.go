@@ -123,9 +123,11 @@ type reader struct {
 	waiting bool       // the reader waits on room for a free batch
 	room    chan struct{}
 
-	// expect is set by the loop while enough of its own packets are in
-	// flight that answers are sure to keep coming: the reader may then
-	// pause before a read as if its coalescer were on.
+	// expect is set by the loop while enough packets are in flight
+	// (publishes awaiting their acknowledgements, inbound QoS 2 messages
+	// not yet complete) that more packets are likely to keep coming: the
+	// reader may then pause before a read as if its coalescer were on,
+	// under the same test (a pause that gathers too little backs off).
 	expect atomic.Bool
 }
 
@@ -315,7 +317,7 @@ func (rd *reader) run(r *packet.Reader) {
 		small bool // the last batch had less than half of maxBatch packets
 	)
 	for {
-		paused := (co.on || rd.expect.Load()) && small && !r.Ready()
+		paused := small && !r.Ready() && (co.on || (rd.expect.Load() && co.mayPause(time.Now())))
 		if paused {
 			time.Sleep(coalesceWait)
 		}
@@ -399,21 +401,26 @@ const (
 	coalesceMaxBackoff = time.Second
 )
 
+// mayPause reports whether a pause the coalescer did not ask for (the
+// loop expects answers) may happen at now: not while backing off.
+func (c *coalescer) mayPause(now time.Time) bool { return !now.Before(c.notBefore) }
+
 // note records a batch of n packets whose first was read at now, after a
 // read that waited for waited; paused says the reader paused before it.
 func (c *coalescer) note(now time.Time, waited time.Duration, n int, paused bool) {
-	if c.on {
-		switch {
-		case paused && n < coalesceDense:
+	if paused {
+		if n < coalesceDense {
 			c.on = false
 			c.backoff = min(max(2*c.backoff, coalesceBackoff), coalesceMaxBackoff)
 			c.notBefore = now.Add(c.backoff)
-		case paused:
-			c.backoff = 0
-		case waited >= coalesceBlocked:
-			c.on = false
+			c.winAt, c.pkts, c.batches = now, 0, 0
+			return
 		}
-		if !c.on {
+		c.backoff = 0
+	}
+	if c.on {
+		if !paused && waited >= coalesceBlocked {
+			c.on = false
 			c.winAt, c.pkts, c.batches = now, 0, 0
 		}
 		return
@@ -903,7 +910,8 @@ func (l *loop) serve() error {
 			l.expect = e
 			l.rd.expect.Store(e)
 		}
-		// One timer: the session's keep-alive deadline.
+		// One timer: for a held write or the session's keep-alive
+		// deadline, whichever comes first.
 		if d := l.deadline(); !d.Equal(deadline) {
 			deadline = d
 			if d.IsZero() {
@@ -950,9 +958,13 @@ func (l *loop) woken(deadline *time.Time) (done bool, err error) {
 	now := time.Now()
 	l.handleRequests(now)
 	if l.fired.Swap(false) {
-		*deadline = time.Time{} // armed again for the session's next one
-		if err := l.tick(now); err != nil {
-			return true, err
+		*deadline = time.Time{} // armed again for the next one
+		// The timer also goes off for a held write (serve flushes it);
+		// keep-alive is the PingSender's when there is one.
+		if l.c.opts.PingSender == nil {
+			if err := l.tick(now); err != nil {
+				return true, err
+			}
 		}
 	}
 	if l.disc != nil && l.disc.ctx.Err() != nil {
@@ -1056,9 +1068,11 @@ func (l *loop) pump(now time.Time) error {
 		case *packet.Publish:
 			if p.QoS == packet.QoS0 {
 				urgent = true // completes when written: not held
-			} else if !p.Dup {
-				l.assignID(p.PacketID)
-				fresh++
+			} else {
+				fresh++ // a re-sent DUP too: it is not in flight on this connection yet
+				if !p.Dup {
+					l.assignID(p.PacketID)
+				}
 			}
 		case *packet.Puback, *packet.Pubrec, *packet.Pubrel, *packet.Pubcomp:
 		default:
@@ -1113,8 +1127,11 @@ func (l *loop) holdWrite(now time.Time, backlog int) bool {
 	return true
 }
 
-// expecting reports whether enough packets are in flight, both ways, that
-// their answers will keep coming.
+// expecting reports whether enough packets are in flight, either way, that
+// more are likely to keep coming: publishes awaiting acknowledgement, or
+// inbound QoS 2 messages not yet complete (some of these may wait for the
+// application's ack under ManualAcks, not for the server: the reader's
+// backoff deals with that).
 func (l *loop) expecting() bool {
 	s := l.own.sess
 	return s.InFlight() >= holdBacklog || s.InboundPending() >= holdBacklog
