@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/session"
 	"github.com/linnet-mqtt/linnet/store"
@@ -108,7 +109,7 @@ func New(opts Options) (*Client, error) {
 		st = store.NewMemory()
 	}
 	if err := st.Open(o.ClientID, o.Servers[0]); err != nil {
-		return nil, wrap("mqtt: opening the persistence store", err)
+		return nil, errwrap.Wrap("mqtt: opening the persistence store", err)
 	}
 	sess, err := session.New(session.Options{
 		Store:       st,
@@ -124,7 +125,7 @@ func New(opts Options) (*Client, error) {
 	})
 	if err != nil {
 		_ = st.Close()
-		return nil, wrap("mqtt: restoring the session", err)
+		return nil, errwrap.Wrap("mqtt: restoring the session", err)
 	}
 	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]pendingOp)}
 	for _, out := range sess.Outstanding() {

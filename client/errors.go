@@ -214,21 +214,3 @@ func (e *CredentialsError) Error() string {
 
 // Unwrap returns the callback's error.
 func (e *CredentialsError) Unwrap() error { return e.Err }
-
-// wrapError is what fmt.Errorf("...: %w", err) made: the finished message
-// and the error it wraps, which errors.Is, errors.As and errors.Unwrap reach.
-// The package does without fmt, which a constrained build cannot afford
-// (issue 5).
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg }
-func (e *wrapError) Unwrap() error { return e.err }
-
-// wrap puts what, the operation that met err, in front of it: the text is
-// what fmt.Errorf(what+": %w", err) made. err is never nil.
-func wrap(what string, err error) error {
-	return &wrapError{msg: what + ": " + err.Error(), err: err}
-}

@@ -101,11 +101,10 @@ func TestMinimalBinarySize(t *testing.T) {
 		switch {
 		case size <= tc.goal && !tc.enforce:
 			t.Logf("%s: the goal is met; set enforce in minimalBuilds to keep it", tc.name)
-		case size > tc.goal && tc.enforce && runtime.GOOS+"/"+runtime.GOARCH == "linux/amd64":
+		case size > tc.goal && tc.enforce && goalPlatform():
 			t.Errorf("%s: %d bytes, more than the goal of %d", tc.name, size, tc.goal)
 		case size > tc.goal && tc.enforce:
-			// The goal was set for linux/amd64; elsewhere the size is a note.
-			t.Logf("%s: %d bytes over the linux/amd64 goal on %s/%s", tc.name, size-tc.goal, runtime.GOOS, runtime.GOARCH)
+			t.Logf("%s: %d bytes over the goal, not enforced on %s %s/%s", tc.name, size-tc.goal, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		case size > tc.goal:
 			t.Logf("%s: %d bytes over the goal (not enforced yet)", tc.name, size-tc.goal)
 		}
@@ -147,4 +146,11 @@ func runMinimal(t *testing.T, bin string) {
 	require.ErrorAs(t, err, &exit, "against %s the minimal program should fail; output: %s", closed, out)
 	require.Equal(t, 1, exit.ExitCode(), "output: %s", out)
 	require.NotEmpty(t, out, "a failure should say why")
+}
+
+// goalPlatform reports whether the size goals hold here: they were set and
+// met for Go 1.26 on linux/amd64; another toolchain or platform links a
+// different runtime, and its sizes are notes, not failures.
+func goalPlatform() bool {
+	return strings.HasPrefix(runtime.Version(), "go1.26") && runtime.GOOS == "linux" && runtime.GOARCH == "amd64"
 }

@@ -1,6 +1,9 @@
 package session
 
-import "github.com/linnet-mqtt/linnet/packet"
+import (
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
+	"github.com/linnet-mqtt/linnet/packet"
+)
 
 // bufferPlaceholderID is the packet identifier written into sb- records of
 // QoS 1 and 2 messages, because the encoding requires one. It means
@@ -21,7 +24,7 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 		old := s.buffer.head
 		if old.bufSeq != 0 {
 			if err := s.store.Remove(bufKey(old.bufSeq)); err != nil {
-				return 0, wrap("session: dropping the oldest buffered message", err)
+				return 0, errwrap.Wrap("session: dropping the oldest buffered message", err)
 			}
 		}
 		s.complete(old, ErrBufferDropped, nil)
@@ -59,7 +62,7 @@ func (s *Session) persistQueued(r *outRecord) error {
 		err = s.store.Put(bufKey(seq), b)
 	}
 	if err != nil {
-		return wrap("session: persisting a queued message", err)
+		return errwrap.Wrap("session: persisting a queued message", err)
 	}
 	s.nextSeq++
 	r.bufSeq = seq

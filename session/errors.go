@@ -110,24 +110,6 @@ func (e *TimeoutError) Temporary() bool { return false }
 // Unwrap returns ErrKeepAliveTimeout and net.ErrClosed.
 func (e *TimeoutError) Unwrap() []error { return []error{ErrKeepAliveTimeout, net.ErrClosed} }
 
-// wrapError is what fmt.Errorf made of a message with one %w: the finished
-// text and the error it wraps, which errors.Is, errors.As and errors.Unwrap
-// reach. The package does without fmt, which a constrained build cannot
-// afford (issue 5).
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg }
-func (e *wrapError) Unwrap() error { return e.err }
-
-// wrap puts what, the operation that met err, in front of it: the text is
-// what fmt.Errorf(what+": %w", err) made. err is never nil.
-func wrap(what string, err error) error {
-	return &wrapError{msg: what + ": " + err.Error(), err: err}
-}
-
 // kindError is what fmt.Errorf("%w: %w", kind, err) made: an error of a kind
 // (ErrInvalidMessage, errBadRecord) that says why, matching both.
 type kindError struct {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 	"github.com/linnet-mqtt/linnet/packet"
 )
 
@@ -49,7 +50,7 @@ var errBadRecord = errors.New("session: unusable record")
 // badRecord returns errBadRecord with what is wrong with the record:
 // "session: unusable record: detail".
 func badRecord(detail string) error {
-	return &wrapError{msg: errBadRecord.Error() + ": " + detail, err: errBadRecord}
+	return errwrap.Detail(errBadRecord, detail)
 }
 
 // misplaced reports a record whose packet p does not fit its key k.
@@ -69,7 +70,7 @@ func (s *Session) restore() error {
 	s.restoredSeqs = nil
 	keys, err := s.store.Keys()
 	if err != nil {
-		return wrap("session: listing the store", err)
+		return errwrap.Wrap("session: listing the store", err)
 	}
 	for _, k := range keys {
 		if err := s.restoreKey(k); err != nil {
@@ -102,7 +103,7 @@ func (s *Session) decodeRecord(k string) (p packet.Packet, trailer []byte, err e
 	if err != nil {
 		// store.ErrNotFound: gone meanwhile; store.ErrCorrupt: the store
 		// has quarantined it. Either way there is nothing to use.
-		return nil, nil, wrap("session: reading the record", err)
+		return nil, nil, errwrap.Wrap("session: reading the record", err)
 	}
 	p, n, err := packet.Decode(data)
 	if err != nil {

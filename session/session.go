@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/store"
 )
@@ -505,7 +506,7 @@ func (s *Session) admit(r *outRecord) error {
 	s.enc = b
 	if err := s.store.Put(s.key(keyS, pid), b); err != nil { // persisted before it is handed out
 		s.ids.Free(pid)
-		return wrap("session: persisting PUBLISH "+strconv.Itoa(int(pid)), err)
+		return errwrap.Wrap("session: persisting PUBLISH "+strconv.Itoa(int(pid)), err)
 	}
 	if r.bufSeq != 0 {
 		// Now that s-<id> holds it, the queued copy goes. A crash between
@@ -796,7 +797,7 @@ func (s *Session) receivePublish(p *packet.Publish) error {
 		}
 		if err != nil {
 			s.freeIn(r)
-			return wrap("session: persisting inbound PUBLISH "+strconv.Itoa(int(p.PacketID)), err)
+			return errwrap.Wrap("session: persisting inbound PUBLISH "+strconv.Itoa(int(p.PacketID)), err)
 		}
 		s.inbound[p.PacketID] = r
 		s.control.Push(sendEntry{typ: packet.TypePubrec, pid: p.PacketID}) // in arrival order [MQTT-4.6.0-3]
@@ -843,7 +844,7 @@ func (s *Session) Ack(now time.Time, id AckID) error {
 // delivers the message again after a restart; nothing is lost.
 func (s *Session) releaseInbound(pid uint16) error {
 	if err := s.store.Remove(s.key(keyR, pid)); err != nil {
-		return wrap("session: removing inbound record "+strconv.Itoa(int(pid)), err)
+		return errwrap.Wrap("session: removing inbound record "+strconv.Itoa(int(pid)), err)
 	}
 	if r := s.inbound[pid]; r != nil {
 		delete(s.inbound, pid)
@@ -943,7 +944,7 @@ func (s *Session) receivePubrec(pid uint16) error {
 	// sc- first, then s- goes: a crash between them leaves both, and
 	// restore lets sc- win [MQTT-4.3.3-1]: no PUBLISH after PUBREL.
 	if err := s.store.Put(s.key(keySC, pid), b); err != nil {
-		return wrap("session: persisting PUBREL "+strconv.Itoa(int(pid)), err)
+		return errwrap.Wrap("session: persisting PUBREL "+strconv.Itoa(int(pid)), err)
 	}
 	if err := s.store.Remove(s.key(keyS, pid)); err != nil {
 		s.log.Error("session: removing released PUBLISH record", "key", s.key(keyS, pid), "err", err)
@@ -1108,13 +1109,13 @@ func (s *Session) clearSession() error {
 	s.acks.Clear()
 	keys, err := s.store.Keys()
 	if err != nil {
-		return wrap("session: clearing the store", err)
+		return errwrap.Wrap("session: clearing the store", err)
 	}
 	var first error
 	for _, k := range keys {
 		if _, _, ok := parseKey(k); ok {
 			if err := s.store.Remove(k); err != nil && first == nil {
-				first = wrap("session: clearing the store", err)
+				first = errwrap.Wrap("session: clearing the store", err)
 			}
 		}
 	}

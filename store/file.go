@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 )
 
 // FileOptions configure a File store. The zero value is ready to use. The
@@ -151,7 +153,7 @@ func (f *File) Open(clientID, serverURI string) error {
 	}
 	base, err := filepath.Abs(base)
 	if err != nil {
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	if err := mkdirAllDurable(base); err != nil {
 		return err
@@ -177,7 +179,7 @@ func (f *File) Open(clientID, serverURI string) error {
 	dirf, err := os.Open(dir)
 	if err != nil {
 		_ = lock.release()
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	f.dir, f.dirf, f.lock = dir, dirf, lock
 	f.index = make(map[string]uint64)
@@ -207,36 +209,36 @@ func checkDirName(dir, name string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		return wrap("store: open", &fs.PathError{Op: "open", Path: path, Err: errNotRegular})
+		return errwrap.Wrap("store: open", &fs.PathError{Op: "open", Path: path, Err: errNotRegular})
 	case err == nil:
 		have, err := os.ReadFile(path)
 		if err != nil {
-			return wrap("store: open", err)
+			return errwrap.Wrap("store: open", err)
 		}
 		if string(have) != name {
 			return &CollisionError{Path: dir, Name: name, Have: string(have)}
 		}
 		return nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	// Written aside and renamed, so that a crash never leaves a torn name
 	// that would refuse its own owner.
 	if err := writeFileSync(path+tempSuffix, []byte(name), nil); err != nil {
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	if err := os.Rename(path+tempSuffix, path); err != nil {
 		_ = os.Remove(path + tempSuffix)
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	err = syncDir(d)
 	d.Close()
 	if err != nil {
-		return wrap("store: open: sync "+dir, err)
+		return errwrap.Wrap("store: open: sync "+dir, err)
 	}
 	return nil
 }
@@ -246,7 +248,7 @@ func checkDirName(dir, name string) error {
 func mkdirAllDurable(dir string) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
-			return wrap("store: open", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
+			return errwrap.Wrap("store: open", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
 		}
 		return nil
 	}
@@ -267,24 +269,24 @@ func mkdirDurable(parent, dir string) error {
 	if err == nil {
 		p, err := os.Open(parent)
 		if err != nil {
-			return wrap("store: open", err)
+			return errwrap.Wrap("store: open", err)
 		}
 		err = syncDir(p)
 		p.Close()
 		if err != nil {
-			return wrap("store: open: sync "+parent, err)
+			return errwrap.Wrap("store: open: sync "+parent, err)
 		}
 		return nil
 	}
 	if !errors.Is(err, fs.ErrExist) {
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return wrap("store: open", err)
+		return errwrap.Wrap("store: open", err)
 	}
 	if !fi.IsDir() {
-		return wrap("store: open", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
+		return errwrap.Wrap("store: open", &fs.PathError{Op: "mkdir", Path: dir, Err: errNotDir})
 	}
 	return nil
 }
@@ -295,7 +297,7 @@ func mkdirDurable(parent, dir string) error {
 func (f *File) load() error {
 	entries, err := f.dirf.ReadDir(-1)
 	if err != nil {
-		return wrap("store: open: list "+f.dir, err)
+		return errwrap.Wrap("store: open: list "+f.dir, err)
 	}
 	changed := false
 	for _, e := range entries {
@@ -325,7 +327,7 @@ func (f *File) load() error {
 	}
 	if changed {
 		if err := syncDir(f.dirf); err != nil {
-			return wrap("store: open: sync "+f.dir, err)
+			return errwrap.Wrap("store: open: sync "+f.dir, err)
 		}
 	}
 	return nil
@@ -389,7 +391,7 @@ func (f *File) quarantine(name string, cerr *CorruptError) {
 	}
 	target, err := f.moveToQuarantine(name)
 	if err != nil {
-		cerr.Err = errors.Join(cerr.Err, wrap("could not quarantine", err))
+		cerr.Err = errors.Join(cerr.Err, errwrap.Wrap("could not quarantine", err))
 		f.logger.Error("store: corrupt record could not be quarantined", "path", cerr.Path, "reason", cerr.Reason, "err", err)
 	} else {
 		q.Path = target
@@ -452,11 +454,11 @@ func (f *File) Put(key string, data []byte) error {
 	}
 	f.buf = appendRecordHeader(f.buf[:0], key, seq, data)
 	if err := writeFileSync(path+tempSuffix, f.buf, data); err != nil {
-		return wrap("store: put "+quoteShort(key), err)
+		return errwrap.Wrap("store: put "+quoteShort(key), err)
 	}
 	if err := os.Rename(path+tempSuffix, path); err != nil {
 		_ = os.Remove(path + tempSuffix)
-		return wrap("store: put "+quoteShort(key), err)
+		return errwrap.Wrap("store: put "+quoteShort(key), err)
 	}
 	// The record is visible now, so the index follows even if the directory
 	// sync fails; the error tells the caller it may not survive a crash.
@@ -466,7 +468,7 @@ func (f *File) Put(key string, data []byte) error {
 	}
 	f.seq = max(f.seq, seq)
 	if err := syncDir(f.dirf); err != nil {
-		return wrap("store: put "+quoteShort(key)+": sync "+f.dir, err)
+		return errwrap.Wrap("store: put "+quoteShort(key)+": sync "+f.dir, err)
 	}
 	return nil
 }
@@ -516,7 +518,7 @@ func (f *File) Get(key string) ([]byte, error) {
 		return nil, &CorruptError{Path: path, Key: key, Reason: "record file disappeared", Err: err}
 	}
 	if err != nil {
-		return nil, wrap("store: get "+quoteShort(key), err)
+		return nil, errwrap.Wrap("store: get "+quoteShort(key), err)
 	}
 	k, _, data, reason := decodeRecord(b)
 	if reason == "" && k != key {
@@ -550,14 +552,14 @@ func (f *File) Remove(key string) error {
 		return err
 	}
 	if err := syncDir(f.dirf); err != nil {
-		return wrap("store: remove "+quoteShort(key)+": sync "+f.dir, err)
+		return errwrap.Wrap("store: remove "+quoteShort(key)+": sync "+f.dir, err)
 	}
 	return nil
 }
 
 func (f *File) remove(key string) error {
 	if err := os.Remove(f.recordPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return wrap("store: remove "+quoteShort(key), err)
+		return errwrap.Wrap("store: remove "+quoteShort(key), err)
 	}
 	f.forget(key)
 	return nil
@@ -615,7 +617,7 @@ func (f *File) Clear() error {
 		}
 	}
 	if err := syncDir(f.dirf); err != nil {
-		errs = append(errs, wrap("store: clear: sync "+f.dir, err))
+		errs = append(errs, errwrap.Wrap("store: clear: sync "+f.dir, err))
 	}
 	return errors.Join(errs...)
 }
@@ -633,7 +635,7 @@ func (f *File) Close() error {
 	lerr := f.lock.release()
 	f.dirf, f.lock, f.index, f.hashed = nil, nil, nil, nil
 	if derr != nil {
-		derr = wrap("store: close", derr)
+		derr = errwrap.Wrap("store: close", derr)
 	}
 	return errors.Join(derr, lerr)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 )
 
 // The lock of a store directory is the file "lock" inside it. How it is held
@@ -58,7 +60,7 @@ func (l *fileLock) release() error {
 	delete(heldLocks.paths, l.path)
 	heldLocks.Unlock()
 	if err != nil {
-		return wrap("store: release lock "+l.path, err)
+		return errwrap.Wrap("store: release lock "+l.path, err)
 	}
 	return nil
 }
@@ -122,19 +124,19 @@ func pidFileLock(path string, alive func(pid int) bool) (func() error, error) {
 			cerr := f.Close()
 			if err := errors.Join(werr, serr, cerr); err != nil {
 				_ = os.Remove(path)
-				return nil, wrap("store: write lock "+path, err)
+				return nil, errwrap.Wrap("store: write lock "+path, err)
 			}
 			return func() error { return os.Remove(path) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return nil, wrap("store: create lock", err)
+			return nil, errwrap.Wrap("store: create lock", err)
 		}
 		pid := readLockPIDFile(path)
 		if pid == 0 || (pid != self && alive(pid)) {
 			return nil, &LockedError{Path: path, PID: pid}
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, wrap("store: remove stale lock", err)
+			return nil, errwrap.Wrap("store: remove stale lock", err)
 		}
 	}
 	return nil, &LockedError{Path: path, PID: readLockPIDFile(path)}

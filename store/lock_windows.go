@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"syscall"
+
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 )
 
 const errSharingViolation = syscall.Errno(32) // ERROR_SHARING_VIOLATION
@@ -16,7 +18,7 @@ const errSharingViolation = syscall.Errno(32) // ERROR_SHARING_VIOLATION
 func osLock(path string) (func() error, error) {
 	p, err := syscall.UTF16PtrFromString(path)
 	if err != nil {
-		return nil, wrap("store: lock", &os.PathError{Op: "open", Path: path, Err: err})
+		return nil, errwrap.Wrap("store: lock", &os.PathError{Op: "open", Path: path, Err: err})
 	}
 	h, err := syscall.CreateFile(p, syscall.GENERIC_READ|syscall.GENERIC_WRITE, syscall.FILE_SHARE_READ,
 		nil, syscall.OPEN_ALWAYS, syscall.FILE_ATTRIBUTE_NORMAL, 0)
@@ -24,12 +26,12 @@ func osLock(path string) (func() error, error) {
 		if errors.Is(err, errSharingViolation) {
 			return nil, &LockedError{Path: path, PID: readLockPIDFile(path)}
 		}
-		return nil, wrap("store: lock", &os.PathError{Op: "open", Path: path, Err: err})
+		return nil, errwrap.Wrap("store: lock", &os.PathError{Op: "open", Path: path, Err: err})
 	}
 	f := os.NewFile(uintptr(h), path)
 	if err := writeLockPID(f); err != nil {
 		f.Close()
-		return nil, wrap("store: write lock", err)
+		return nil, errwrap.Wrap("store: write lock", err)
 	}
 	return f.Close, nil
 }

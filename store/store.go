@@ -172,24 +172,6 @@ func (e *CollisionError) Error() string {
 // Unwrap returns ErrNameCollision.
 func (e *CollisionError) Unwrap() error { return ErrNameCollision }
 
-// wrapError is what fmt.Errorf("...: %w", err) made: the finished message
-// and the error it wraps, which errors.Is, errors.As and errors.Unwrap reach.
-// The package does without fmt, which a constrained build cannot afford
-// (issue 5).
-type wrapError struct {
-	msg string
-	err error
-}
-
-// wrap puts what, the operation that met err, in front of it: the text is
-// what fmt.Errorf(what+": %w", err) made. err is never nil.
-func wrap(what string, err error) error {
-	return &wrapError{msg: what + ": " + err.Error(), err: err}
-}
-
-func (e *wrapError) Error() string { return e.msg }
-func (e *wrapError) Unwrap() error { return e.err }
-
 // ValidKey reports whether a store accepts key, as a *KeyError when it does
 // not. A key must be 1 to MaxKeyLen bytes long, must not contain '/', '\\' or
 // NUL, and must not consist only of dots.

@@ -184,19 +184,3 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
-
-// wrapError is what fmt.Errorf("...: %w", err) made: the finished message
-// and the error it wraps, which errors.Is, errors.As and errors.Unwrap reach.
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg }
-func (e *wrapError) Unwrap() error { return e.err }
-
-// wrap puts what, the operation that met err, in front of it: the text is
-// what fmt.Errorf(what+": %w", err) made. err is never nil.
-func wrap(what string, err error) error {
-	return &wrapError{msg: what + ": " + err.Error(), err: err}
-}

@@ -14,6 +14,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 )
 
 // ProxyFromEnvironment chooses the HTTP proxy for a ws or wss URI the way
@@ -43,7 +45,7 @@ func ProxyFromEnvironment(u *URI) (*url.URL, error) {
 		}
 	}
 	if err != nil {
-		return nil, wrap("transport: invalid proxy address in the environment", err)
+		return nil, errwrap.Wrap("transport: invalid proxy address in the environment", err)
 	}
 	return p, nil
 }

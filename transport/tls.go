@@ -11,6 +11,8 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+
+	"github.com/linnet-mqtt/linnet/internal/errwrap"
 )
 
 // DefaultTLSPort is the port of ssl://, tls://, mqtts:// and tcps:// URIs
@@ -50,11 +52,11 @@ func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, wrap("transport: reading CA file", err)
+			return nil, errwrap.Wrap("transport: reading CA file", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, wrap("transport: CA file "+strconv.Quote(caFile), ErrNoCertificates)
+			return nil, errwrap.Wrap("transport: CA file "+strconv.Quote(caFile), ErrNoCertificates)
 		}
 		cfg.RootCAs = pool
 	}
@@ -64,7 +66,7 @@ func LoadTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, wrap("transport: loading client certificate "+strconv.Quote(certFile)+" and key "+strconv.Quote(keyFile), err)
+			return nil, errwrap.Wrap("transport: loading client certificate "+strconv.Quote(certFile)+" and key "+strconv.Quote(keyFile), err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

@@ -63,7 +63,8 @@ func (c *Config) DialContext(ctx context.Context, network, address string) (net.
 	return d.DialContext(ctx, network, address)
 }
 
-// Logger returns the logger of the open; never nil.
+// Logger returns the logger of the open: never nil, except in
+// linnet_noslog builds, where nil is the logger that discards everything.
 func (c *Config) Logger() *Logger { return c.logger }
 
 func newConfig(opts []Option) *Config {
