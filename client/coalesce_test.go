@@ -343,3 +343,76 @@ func TestResendNotHeld(t *testing.T) {
 		require.NoError(t, c.Close())
 	})
 }
+
+// TestHeldWriteDisconnectAndLoss checks a held write at the two ends of a
+// connection: Disconnect called while a publish is held waits for it to
+// go out and be acknowledged before DISCONNECT [MQTT-3.14.4-1]; and a
+// publish held when the connection is lost is sent after the reconnect,
+// with the others in flight, and completes there.
+func TestHeldWriteDisconnectAndLoss(t *testing.T) {
+	publishBacklog := func(t *testing.T, c *Client, sc *fakebroker.Conn) (toks []*Token, ids []uint16) {
+		for i := range holdBacklog {
+			toks = append(toks, c.PublishAsync("d", 1, false, []byte{byte(i)}))
+		}
+		for range holdBacklog {
+			ids = append(ids, sc.WantType(t, packet.TypePublish).(*packet.Publish).PacketID)
+		}
+		return toks, ids
+	}
+
+	t.Run("disconnect", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			fb := fakebroker.New(t)
+			c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight = 100 })
+			sc, _ := connectFake(t, c, fb, &packet.Connack{})
+			toks, ids := publishBacklog(t, c, sc)
+			held := c.PublishAsync("d", 1, false, []byte("held"))
+			done := make(chan error, 1)
+			go func() { done <- c.Disconnect(context.Background()) }()
+			p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+			require.Equal(t, "held", string(p.Payload))
+			for _, id := range append(ids, p.PacketID) {
+				sc.WritePacket(t, &packet.Puback{PacketID: id})
+			}
+			sc.WantPacket(t, &packet.Disconnect{})
+			sc.WantClosed(t)
+			require.NoError(t, <-done)
+			for _, tok := range append(toks, held) {
+				require.NoError(t, tok.Err())
+			}
+		})
+	})
+
+	t.Run("loss", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			fb := fakebroker.New(t)
+			c := fakeClient(t, fb, func(o *Options) {
+				o.MaxInFlight = 100
+				o.PersistentSession = true
+				o.AutoReconnect = true
+			})
+			sc, _ := connectFake(t, c, fb, &packet.Connack{})
+			toks, _ := publishBacklog(t, c, sc)
+			held := c.PublishAsync("d", 1, false, []byte("held"))
+			synctest.Wait()
+			_, err := sc.Next(time.Nanosecond)
+			require.ErrorIs(t, err, fakebroker.ErrTimeout, "the last publish was not held")
+			sc.Close() // lost with the publish still held
+
+			sc = fb.Accept(t)
+			sc.WantType(t, packet.TypeConnect)
+			sc.WritePacket(t, &packet.Connack{SessionPresent: true})
+			var got []string
+			for range holdBacklog + 1 {
+				p := sc.WantType(t, packet.TypePublish).(*packet.Publish)
+				got = append(got, string(p.Payload))
+				sc.WritePacket(t, &packet.Puback{PacketID: p.PacketID})
+			}
+			require.Equal(t, "held", got[holdBacklog], "the held publish comes last, in order")
+			for _, tok := range append(toks, held) {
+				require.NoError(t, tok.Wait(context.Background()))
+			}
+			require.NoError(t, c.Close())
+		})
+	})
+}
