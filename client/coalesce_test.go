@@ -416,3 +416,49 @@ func TestHeldWriteDisconnectAndLoss(t *testing.T) {
 		})
 	})
 }
+
+// TestCoalescerLengthens checks the pause of a QoS 0 stream: it doubles
+// after each pause that brought QoS 0 messages only, up to
+// coalesceMaxWait; a batch with anything else in it (an acknowledgement,
+// a QoS 1 message) or the coalescer going off brings it back to
+// coalesceWait; it never lengthens while off.
+func TestCoalescerLengthens(t *testing.T) {
+	c := coalescer{on: true}
+	require.Equal(t, coalesceWait, c.pause())
+	want := coalesceWait
+	for range 10 {
+		c.lengthen(true, true)
+		want = min(2*want, coalesceMaxWait)
+		require.Equal(t, want, c.pause())
+	}
+	require.Equal(t, coalesceMaxWait, c.pause())
+	c.lengthen(false, true) // a read without a pause (a full batch): unchanged
+	require.Equal(t, coalesceMaxWait, c.pause())
+	c.lengthen(true, false) // something owed an answer
+	require.Equal(t, coalesceWait, c.pause())
+
+	c.lengthen(true, true)
+	require.Equal(t, 2*coalesceWait, c.pause())
+	c.on = false
+	c.lengthen(true, true)
+	require.Equal(t, coalesceWait, c.pause(), "off")
+	c.on = true
+	require.Equal(t, coalesceWait, c.pause(), "on again: starts short")
+}
+
+// TestBatchQuiet checks which batches count as QoS 0 only.
+func TestBatchQuiet(t *testing.T) {
+	var b inBatch
+	require.True(t, b.quiet(), "empty")
+	b.add(&packet.Publish{Topic: "a"})
+	b.add(&packet.Publish{Topic: "b", Payload: []byte("x")})
+	require.True(t, b.quiet())
+	b.add(&packet.Puback{PacketID: 1})
+	require.False(t, b.quiet(), "an acknowledgement")
+	b.reset()
+	b.add(&packet.Publish{Topic: "a", QoS: 1, PacketID: 2})
+	require.False(t, b.quiet(), "a QoS 1 message")
+	b.reset()
+	b.add(&packet.Pingresp{})
+	require.False(t, b.quiet(), "a PINGRESP")
+}
