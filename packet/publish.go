@@ -88,7 +88,7 @@ func (p *Publish) appendTo(b []byte, strict bool) ([]byte, error) {
 // without copying it into the packet buffer. The checks are those of
 // Append.
 func (p *Publish) AppendHead(b []byte) ([]byte, error) {
-	return p.appendHead(b, true, len(p.Payload))
+	return p.appendHead(b, true, 0)
 }
 
 // appendHead appends everything before the payload, reserving capacity for

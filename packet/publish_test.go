@@ -92,4 +92,17 @@ func TestPublishAppendHead(t *testing.T) {
 	huge := &packet.Publish{Topic: "t", Payload: make([]byte, packet.MaxRemainingLength)}
 	_, err := huge.AppendHead(nil)
 	require.ErrorIs(t, err, packet.ErrPacketTooLarge)
+
+	// The head needs room for itself only: a vectored writer never puts
+	// the payload after it, so nothing is reserved for it (an early version
+	// grew the buffer by the payload's size on every call).
+	big := &packet.Publish{QoS: 1, PacketID: 1, Topic: "a/b", Payload: make([]byte, 1<<20)}
+	buf := make([]byte, 0, 16)
+	allocs := testing.AllocsPerRun(100, func() {
+		head, err := big.AppendHead(buf[:0])
+		if err != nil || len(head) > cap(buf) {
+			t.Fatalf("head of %d bytes, err %v", len(head), err)
+		}
+	})
+	require.Zero(t, allocs, "AppendHead into a buffer with room for the head")
 }
