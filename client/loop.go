@@ -86,7 +86,6 @@ type loop struct {
 	disc      *request
 	lastWrite time.Time
 	flushAt   time.Time // a held write goes out by then; zero if none is held
-	expect    bool      // the value last given to rd.expect
 	reconnect bool
 
 	cur       *inBatch // the batch being handed to the session, nil if none
@@ -858,7 +857,7 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 	sessionPresent := ack.SessionPresent
 	l.rd = newReader(l.c.wake)
 	l.cur, l.curPos = nil, 0
-	l.flushAt, l.expect = time.Time{}, false // of the connection before, if any
+	l.flushAt = time.Time{} // of the connection before, if any
 	l.rd.wg.Add(1)
 	go l.rd.run(r)
 	l.established(sessionPresent, v)
@@ -948,9 +947,8 @@ func (l *loop) serve() error {
 		if l.disc != nil && l.discReady() {
 			return l.sendDisconnect()
 		}
-		if e := l.expecting(); e != l.expect {
-			l.expect = e
-			l.rd.expect.Store(e)
+		if e := l.expecting(); e != l.rd.expect.Load() {
+			l.rd.expect.Store(e) // only on a change: the reader reads it often
 		}
 		// One timer: for a held write or the session's keep-alive
 		// deadline, whichever comes first.

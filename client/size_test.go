@@ -43,13 +43,7 @@ var constrainedLeftOut = []string{"log/slog", "encoding/json", "fmt", "net/url",
 // of testdata/minimal links none of constrainedLeftOut: cheaper and more
 // precise than the size, and it names the culprit.
 func TestConstrainedDeps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
+	goBin := goCommand(t)
 	out, err := exec.Command(goBin, "list", "-deps", "-tags", minimalBuilds[0].tags, "./testdata/minimal").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	deps := strings.Fields(string(out))
@@ -73,13 +67,7 @@ func TestConstrainedDeps(t *testing.T) {
 // test only when its enforce flag is set. The builds use the build cache,
 // so a rerun takes a few seconds.
 func TestMinimalBinarySize(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds three binaries")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
+	goBin := goCommand(t)
 	dir := t.TempDir()
 	for _, tc := range minimalBuilds {
 		out := filepath.Join(dir, tc.name)
@@ -153,4 +141,17 @@ func runMinimal(t *testing.T, bin string) {
 // different runtime, and its sizes are notes, not failures.
 func goalPlatform() bool {
 	return strings.HasPrefix(runtime.Version(), "go1.26") && runtime.GOOS == "linux" && runtime.GOARCH == "amd64"
+}
+
+// goCommand returns the path of the go command, skipping t in -short runs
+// (building is slow) and where there is none.
+func goCommand(t *testing.T) string {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	return goBin
 }

@@ -3,8 +3,6 @@ package dms_test
 import (
 	"context"
 	"errors"
-	"github.com/linnet-mqtt/linnet/internal/mochifix"
-	"github.com/linnet-mqtt/linnet/internal/mochistop"
 	"log/slog"
 	"strings"
 	"sync"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/dms"
+	"github.com/linnet-mqtt/linnet/internal/mochifix"
+	"github.com/linnet-mqtt/linnet/internal/mochistop"
 )
 
 // waitTimeout bounds every wait of these tests; it turns a hang into a
