@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,6 +250,7 @@ type env struct {
 	redirect *broker
 	dms      *broker
 	sim      *dms.Simulator
+	probers  int // made so far, for their client ids
 }
 
 // t0 is a fixed start time in the middle of a password window.
@@ -311,7 +313,11 @@ func (e *env) dmsClient(id string) *client.Client {
 
 func (e *env) newProber(cfg dms.ProberConfig) *dms.Prober {
 	e.t.Helper()
-	c := e.dmsClient("sim-prober")
+	// A client id of its own: a second "sim-prober" would take the first
+	// one's session over while it still probes (TestProberPolicies keeps
+	// two probers at once), and its replies would be lost.
+	e.probers++
+	c := e.dmsClient("sim-prober-" + strconv.Itoa(e.probers))
 	p, err := dms.NewProber(waitCtx(e.t), c, cfg)
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = p.Close(context.Background()) })
