@@ -230,7 +230,7 @@ func TestProberCheckAll(t *testing.T) {
 	// The live device, alone, with the same prober.
 	vs := p.CheckAll(ctx, []dms.Device{live})
 	require.True(t, vs[0].Online, "%+v", vs[0])
-	require.Equal(t, 1, e.hook.subscriptions("sim-prober"), "one subscription for every device")
+	require.Equal(t, 1, e.hook.subscriptions("sim-prober-1"), "one subscription for every device") // the env's first prober
 }
 
 func (e *env) newProberOn(clock *fakeClock, cfg dms.ProberConfig) *dms.Prober {
