@@ -18,7 +18,7 @@ const (
 	DefaultPingTimeout    = 10 * time.Second
 	DefaultConnectTimeout = 30 * time.Second
 	DefaultWriteTimeout   = 30 * time.Second
-	DefaultMaxInFlight    = 100
+	DefaultMaxInFlight    = 20
 	DefaultMaxPacketSize  = 16 << 20 // inbound packets, fixed header included
 	DefaultMessageQueue   = 64
 	DefaultBackoffMin     = 1 * time.Second
@@ -168,9 +168,13 @@ type Options struct {
 	// Keep it at or below the broker's own limit on messages in flight
 	// from one client. mosquitto's max_inflight_messages (20 by default)
 	// counts incoming QoS 2 messages waiting for PUBREL; past it, mosquitto
-	// 2.0 answers a QoS 1 PUBLISH with a PUBACK and drops the message, and
-	// MQTT 3.1.1 gives the client no way to tell (see
-	// TestManualAckMosquitto).
+	// 2.0 answers a QoS 1 PUBLISH with a PUBACK and a QoS 2 PUBLISH with a
+	// PUBREC, and drops the message, and MQTT 3.1.1 gives the client no way
+	// to tell (see TestManualAckMosquitto, TestDefaultWindowMosquitto). The
+	// default is that limit, so that a client with default options never
+	// loses messages to a broker with default options; raise it for
+	// brokers that allow more (a larger window is faster: the benchmarks
+	// use 1000).
 	MaxInFlight int
 	// OfflineBuffer is how many publishes the client holds while it has no
 	// connection (after a loss with AutoReconnect, or before the first
