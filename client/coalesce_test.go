@@ -30,8 +30,8 @@ func TestCoalescer(t *testing.T) {
 	var c coalescer
 	at := t0
 	for range 10000 {
-		c.note(at, us(70), 1, false)
-		c.note(at.Add(us(5)), us(5), 1, false)
+		c.note(at, us(70), 1, false, false)
+		c.note(at.Add(us(5)), us(5), 1, false, false)
 		at = at.Add(us(80))
 		require.False(t, c.on, "a request-response exchange turned it on")
 	}
@@ -41,24 +41,24 @@ func TestCoalescer(t *testing.T) {
 	at = t0
 	for i := 0; !c.on; i++ {
 		require.Less(t, i, coalesceRate, "a stream of 40 packets a millisecond did not turn it on")
-		c.note(at, us(40), 2, false)
+		c.note(at, us(40), 2, false, false)
 		at = at.Add(us(50))
 	}
 	require.Equal(t, t0.Add(us(50*(coalesceRate/2-1))), at.Add(-us(50)), "on at the batch that reached the rate")
 	// Pauses that gather enough keep it on.
 	for range 10 {
 		at = at.Add(coalesceWait)
-		c.note(at, 0, coalesceDense, true)
+		c.note(at, 0, coalesceDense, true, false)
 		require.True(t, c.on)
 	}
 	// A read that waited, while on, ends it without a backoff: the same
 	// stream turns it on again at once.
-	c.note(at, coalesceBlocked, 1, false)
+	c.note(at, coalesceBlocked, 1, false, false)
 	require.False(t, c.on, "a read that waited for its data")
 	require.True(t, c.notBefore.Before(at))
 	for !c.on {
 		at = at.Add(us(50))
-		c.note(at, us(40), 2, false)
+		c.note(at, us(40), 2, false, false)
 	}
 
 	// A sparse pause ends it, and the stream may not turn it on again
@@ -68,13 +68,13 @@ func TestCoalescer(t *testing.T) {
 	for range 10 {
 		require.True(t, c.on)
 		at = at.Add(coalesceWait)
-		c.note(at, 0, coalesceDense-1, true)
+		c.note(at, 0, coalesceDense-1, true, false)
 		require.False(t, c.on, "a sparse pause")
 		require.Equal(t, want, c.backoff)
 		off := at
 		for !c.on {
 			at = at.Add(us(50))
-			c.note(at, us(40), 2, false)
+			c.note(at, us(40), 2, false, false)
 		}
 		require.False(t, at.Before(off.Add(want)), "on again %v after a sparse pause, backoff %v", at.Sub(off), want)
 		require.Less(t, at.Sub(off), want+coalesceWindow)
@@ -82,13 +82,13 @@ func TestCoalescer(t *testing.T) {
 	}
 	require.Equal(t, coalesceMaxBackoff, c.backoff)
 	at = at.Add(coalesceWait)
-	c.note(at, 0, coalesceDense, true)
+	c.note(at, 0, coalesceDense, true, false)
 	require.Zero(t, c.backoff, "a good pause resets the backoff")
 
 	// Large batches (the reader is behind) do not count towards it.
 	c = coalescer{}
 	for range 10 * coalesceRate {
-		c.note(at, 0, maxBatch/2, false)
+		c.note(at, 0, maxBatch/2, false, false)
 		at = at.Add(us(10))
 	}
 	require.False(t, c.on)
@@ -111,9 +111,9 @@ func TestCoalescerFastExchange(t *testing.T) {
 			at = at.Add(coalesceWait)
 			pauses++
 		}
-		c.note(at, rtt, 1, paused)
+		c.note(at, rtt, 1, paused, false)
 		paused = false
-		c.note(at.Add(rtt/8), rtt/8, 1, false)
+		c.note(at.Add(rtt/8), rtt/8, 1, false, false)
 		paused = c.on
 		at = at.Add(rtt)
 	}
@@ -265,15 +265,15 @@ func TestCoalescerExpectBackoff(t *testing.T) {
 	var c coalescer
 	at := time.Unix(1000, 0)
 	require.True(t, c.mayPause(at))
-	c.note(at, 0, coalesceDense-1, true) // a pause that found too little
+	c.note(at, 0, coalesceDense-1, true, false) // a pause that found too little
 	require.False(t, c.on)
 	require.False(t, c.mayPause(at.Add(coalesceBackoff-time.Nanosecond)))
 	require.True(t, c.mayPause(at.Add(coalesceBackoff)))
 	at = at.Add(coalesceBackoff)
-	c.note(at, 0, coalesceDense-1, true)
+	c.note(at, 0, coalesceDense-1, true, false)
 	require.False(t, c.mayPause(at.Add(2*coalesceBackoff-time.Nanosecond)), "the backoff doubles")
 	at = at.Add(2 * coalesceBackoff)
-	c.note(at, 0, coalesceDense, true)
+	c.note(at, 0, coalesceDense, true, false)
 	require.Zero(t, c.backoff, "a pause that gathered enough")
 	require.True(t, c.mayPause(at))
 }

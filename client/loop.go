@@ -128,6 +128,15 @@ type reader struct {
 	// reader may then pause before a read as if its coalescer were on,
 	// under the same test (a pause that gathers too little backs off).
 	expect atomic.Bool
+
+	// owed is how many answers the server owes the client, as the loop
+	// last counted them (see loop.owed); a pause waits for no more than
+	// half of them.
+	owed atomic.Int32
+
+	// waiter lets a pause wait for bytes rather than sleep (lowat.go);
+	// nil where the connection does not support it.
+	waiter *waiter
 }
 
 // inQueue is how many batches may wait for the loop.
@@ -267,12 +276,16 @@ func (b *inBatch) reset() {
 	b.pkts, b.arena = b.pkts[:0], b.arena[:0]
 }
 
-func (b *inBatch) add(p packet.Packet) {
+// add copies p into the batch and returns its size on the wire, or about
+// it for the rare packets other than PUBLISH and its acknowledgements.
+func (b *inBatch) add(p packet.Packet) int {
 	b.pkts = append(b.pkts, inPacket{})
 	ip := &b.pkts[len(b.pkts)-1]
 	ip.typ = p.Type()
+	size := 4
 	switch p := p.(type) {
 	case *packet.Publish:
+		size = p.Len()
 		ip.pub = *p
 		// Appending may move the arena: earlier payloads keep pointing
 		// into the old one, which stays valid.
@@ -290,6 +303,7 @@ func (b *inBatch) add(p packet.Packet) {
 	default:
 		ip.other = packet.Clone(p)
 	}
+	return size
 }
 
 // quiet reports whether the batch holds QoS 0 PUBLISH packets only.
@@ -323,12 +337,23 @@ func (rd *reader) run(r *packet.Reader) {
 	defer rd.wg.Done()
 	var (
 		co    coalescer
+		lw    lowWater
 		small bool // the last batch had less than half of maxBatch packets
 	)
 	for {
 		paused := small && !r.Ready() && (co.on || (rd.expect.Load() && co.mayPause(time.Now())))
+		// full: the bytes waited for came before the pause's end;
+		// excused: answers are due, so a pause that gathers little is
+		// not the coalescer's wrong guess (see coalescer.note).
+		full, excused := false, false
 		if paused {
-			time.Sleep(co.pause())
+			owed := int(rd.owed.Load())
+			excused = owed >= holdBacklog
+			if w := rd.waiter; w != nil && r.Buffered() == 0 {
+				full = w.wait(lw.target(owed), co.pause())
+			} else {
+				time.Sleep(co.pause())
+			}
 		}
 		b := rd.batch()
 		if b == nil {
@@ -339,6 +364,7 @@ func (rd *reader) run(r *packet.Reader) {
 		var (
 			err   error
 			first time.Time // when the batch's first packet was read
+			bytes int       // of the batch's packets
 		)
 		start := time.Now()
 		for {
@@ -349,13 +375,14 @@ func (rd *reader) run(r *packet.Reader) {
 			if len(b.pkts) == 0 {
 				first = time.Now()
 			}
-			b.add(p)
+			bytes += b.add(p)
 			if len(b.pkts) >= maxBatch || !r.Ready() {
 				break
 			}
 		}
 		if n := len(b.pkts); n > 0 {
-			co.note(first, first.Sub(start), n, paused)
+			lw.note(n, bytes, paused, full)
+			co.note(first, first.Sub(start), n, paused, full || excused)
 			co.lengthen(paused, b.quiet())
 		}
 		small = len(b.pkts) < maxBatch/2
@@ -382,7 +409,10 @@ func (rd *reader) run(r *packet.Reader) {
 // A pause is also the test of the guess: one that gathers fewer than
 // coalesceDense packets turns the coalescer off, and it may not turn on
 // again for coalesceBackoff, doubled at each such failure up to
-// coalesceMaxBackoff (a pause that gathers enough resets it). A
+// coalesceMaxBackoff (a pause that gathers enough resets it). A pause is
+// excused from the test when the bytes it waited for ended it (lowat.go)
+// or when at least holdBacklog answers were due as it began: it waited for
+// what comes anyway (see reader.run). A
 // request-response exchange brings a packet or two per round trip: with
 // round trips longer than about 65 us (two packets each) it never reaches
 // the rate. With shorter ones a pause can happen; it finds nothing (the
@@ -447,10 +477,11 @@ func (c *coalescer) lengthen(paused, quiet bool) {
 func (c *coalescer) mayPause(now time.Time) bool { return !now.Before(c.notBefore) }
 
 // note records a batch of n packets whose first was read at now, after a
-// read that waited for waited; paused says the reader paused before it.
-func (c *coalescer) note(now time.Time, waited time.Duration, n int, paused bool) {
+// read that waited for waited; paused says the reader paused before it,
+// excused that the pause is not to be judged by what it gathered.
+func (c *coalescer) note(now time.Time, waited time.Duration, n int, paused, excused bool) {
 	if paused {
-		if n < coalesceDense {
+		if n < coalesceDense && !excused {
 			c.on = false
 			c.backoff = min(max(2*c.backoff, coalesceBackoff), coalesceMaxBackoff)
 			c.notBefore = now.Add(c.backoff)
@@ -856,6 +887,7 @@ func (l *loop) attempt(ctx context.Context, server string, v Version) error {
 	// ack belongs to r, which reuses it once the reader goroutine runs.
 	sessionPresent := ack.SessionPresent
 	l.rd = newReader(l.c.wake)
+	l.rd.waiter = newWaiter(conn)
 	l.cur, l.curPos = nil, 0
 	l.flushAt = time.Time{} // of the connection before, if any
 	l.rd.wg.Add(1)
@@ -949,6 +981,9 @@ func (l *loop) serve() error {
 		}
 		if e := l.expecting(); e != l.rd.expect.Load() {
 			l.rd.expect.Store(e) // only on a change: the reader reads it often
+		}
+		if o := l.owed(); o != l.rd.owed.Load() {
+			l.rd.owed.Store(o)
 		}
 		// One timer: for a held write or the session's keep-alive
 		// deadline, whichever comes first.
@@ -1175,6 +1210,20 @@ func (l *loop) holdWrite(now time.Time, backlog int) bool {
 func (l *loop) expecting() bool {
 	s := l.own.sess
 	return s.InFlight() >= holdBacklog || s.InboundPending() >= holdBacklog
+}
+
+// owed counts the answers due to the client: one or two from the server
+// for each publish in flight, and for each inbound QoS 2 message not yet
+// complete its PUBREL (or its handler, which returns promptly as a rule).
+// With ManualAcks the inbound ones are left out: they may wait for the
+// application for any time.
+func (l *loop) owed() int32 {
+	s := l.own.sess
+	n := s.InFlight()
+	if !l.c.opts.ManualAcks {
+		n += s.InboundPending()
+	}
+	return int32(min(n, 1<<30))
 }
 
 const (
