@@ -126,7 +126,8 @@ type reader struct {
 	// (publishes awaiting their acknowledgements, inbound QoS 2 messages
 	// not yet complete) that more packets are likely to keep coming: the
 	// reader may then pause before a read as if its coalescer were on,
-	// under the same test (a pause that gathers too little backs off).
+	// under the same test (a pause that gathers too little backs off),
+	// except while at least holdBacklog answers are owed (see owed).
 	expect atomic.Bool
 
 	// owed is how many answers the server owes the client, as the loop
