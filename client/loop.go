@@ -127,7 +127,8 @@ type reader struct {
 	// not yet complete) that more packets are likely to keep coming: the
 	// reader may then pause before a read as if its coalescer were on,
 	// under the same test (a pause that gathers too little backs off),
-	// except while at least holdBacklog answers are owed (see owed).
+	// except a pause on the low-water mark while at least holdBacklog
+	// answers are owed (see owed).
 	expect atomic.Bool
 
 	// owed is how many answers the server owes the client, as the loop
@@ -344,14 +345,15 @@ func (rd *reader) run(r *packet.Reader) {
 	for {
 		paused := small && !r.Ready() && (co.on || (rd.expect.Load() && co.mayPause(time.Now())))
 		// full: the bytes waited for came before the pause's end;
-		// excused: answers are due, so a pause that gathers little is
-		// not the coalescer's wrong guess (see coalescer.note).
+		// excused: the pause waited for bytes while answers were due, so
+		// one that gathers little is not the coalescer's wrong guess (see
+		// coalescer.note). A pause that sleeps is judged as before.
 		full, excused := false, false
 		if paused {
 			owed := int(rd.owed.Load())
-			excused = owed >= holdBacklog
 			if w := rd.waiter; w != nil && r.Buffered() == 0 {
 				full = w.wait(lw.target(owed), co.pause())
+				excused = owed >= holdBacklog
 			} else {
 				time.Sleep(co.pause())
 			}
@@ -412,8 +414,8 @@ func (rd *reader) run(r *packet.Reader) {
 // again for coalesceBackoff, doubled at each such failure up to
 // coalesceMaxBackoff (a pause that gathers enough resets it). A pause is
 // excused from the test when the bytes it waited for ended it (lowat.go)
-// or when at least holdBacklog answers were due as it began: it waited for
-// what comes anyway (see reader.run). A
+// or when it waited for bytes while at least holdBacklog answers were due:
+// it waited for what comes anyway (see reader.run). A
 // request-response exchange brings a packet or two per round trip: with
 // round trips longer than about 65 us (two packets each) it never reaches
 // the rate. With shorter ones a pause can happen; it finds nothing (the

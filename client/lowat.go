@@ -43,10 +43,11 @@ type waiter struct {
 	mark int // the low-water mark set now; 1 is the default
 }
 
-// wait waits until at least n bytes can be read or d has passed,
-// whichever comes first, and reports whether the bytes came. It leaves the
-// low-water mark at 1 and the connection without a read deadline. When
-// the mark cannot be set it sleeps for d.
+// wait waits until at least n bytes can be read (or the stream ended) or
+// d has passed, whichever comes first, and reports whether the bytes came.
+// It leaves the low-water mark at 1 and the connection without a read
+// deadline, or closes the connection if the mark cannot be put back. When
+// the mark cannot be raised it sleeps for d.
 func (w *waiter) wait(n int, d time.Duration) bool {
 	if n <= 1 || w.setMark(n) != nil {
 		time.Sleep(d)
@@ -54,17 +55,19 @@ func (w *waiter) wait(n int, d time.Duration) bool {
 	}
 	err := w.conn.SetReadDeadline(time.Now().Add(d))
 	if err == nil {
-		calls := 0
-		err = w.raw.Read(func(fd uintptr) bool {
-			calls++
-			// The first call comes before any wait: the bytes may be
-			// there already. A later one follows a wake-up, which the
-			// kernel gives only for the mark's bytes or the end.
-			return calls > 1 || w.ready(fd)
-		})
+		// Each call asks the socket: the first comes before any wait
+		// (the bytes may be there already, and the runtime forgets a
+		// readiness it saw before), a later one after a wake-up, which
+		// may come for less than the mark (a small receive window).
+		err = w.raw.Read(w.ready)
 		_ = w.conn.SetReadDeadline(time.Time{})
 	}
-	_ = w.setMark(1)
+	if w.setMark(1) != nil {
+		// A socket left with a raised mark would make a lone small
+		// packet (a PINGRESP) wait for more: end the connection, which
+		// the client then treats as lost.
+		_ = w.conn.Close()
+	}
 	return err == nil
 }
 
@@ -73,8 +76,11 @@ func (w *waiter) wait(n int, d time.Duration) bool {
 // expected start at lowWaterStart; a pause that the bytes ended doubles
 // them (up to lowWaterPackets), one that the deadline ended sets them to
 // what it gathered (at least lowWaterMin), so the mark follows the rate
-// the stream comes at within a pause. A pause never waits for more than
-// half the answers due (owed), since those are all that is sure to come.
+// the stream comes at within a pause. While answers are due (owed), the
+// expected packets are at most half of them, since those are all that is
+// sure to come (counted in the last batch's average size, so after large
+// packets the mark may ask for more acks than that: the deadline bounds
+// it).
 type lowWater struct {
 	packets int // expected in a pause
 	size    int // average packet size of the last batch, in bytes

@@ -42,9 +42,7 @@ func (w *waiter) setMark(n int) error {
 
 // ready reports whether the socket fd polls readable now (without
 // waiting): at least the low-water mark's bytes are there, or the end of
-// the stream, or an error. A wait checks it before it sleeps: the runtime
-// forgets a readiness it saw before the wait began, and the kernel signals
-// data only when it comes.
+// the stream, or an error.
 func (w *waiter) ready(fd uintptr) bool {
 	pfd := struct {
 		fd             int32

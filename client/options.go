@@ -171,10 +171,10 @@ type Options struct {
 	// 2.0 answers a QoS 1 PUBLISH with a PUBACK and a QoS 2 PUBLISH with a
 	// PUBREC, and drops the message, and MQTT 3.1.1 gives the client no way
 	// to tell (see TestManualAckMosquitto, TestDefaultWindowMosquitto). The
-	// default is that limit, so that a client with default options never
-	// loses messages to a broker with default options; raise it for
-	// brokers that allow more (a larger window is faster: the benchmarks
-	// use 1000).
+	// default is that limit, so that a client with default options loses
+	// no messages to the in-flight limit of a broker with default options;
+	// raise it for brokers that allow more (a larger window is faster: the
+	// benchmarks use 1000).
 	MaxInFlight int
 	// OfflineBuffer is how many publishes the client holds while it has no
 	// connection (after a loss with AutoReconnect, or before the first
