@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 	"testing"
 
@@ -77,41 +78,8 @@ func TestLoadOrderTCP(t *testing.T) {
 					_, err := sub.Subscribe(ctx, func(m *Message) { got <- m }, Subscription{Filter: topic + "/#", QoS: qos})
 					require.NoError(t, err)
 					pub := b.connected(t, "load-pub-"+name, func(o *Options) { o.MaxInFlight = window })
-					errs := make(chan error, workers)
-					for w := range workers {
-						go func() {
-							toks := make([]*Token, 0, each)
-							for i := range each {
-								payload := []byte(strconv.Itoa(i))
-								if i%100 == 7 {
-									payload = append(payload, bytes.Repeat([]byte{' '}, 8<<10)...)
-								}
-								toks = append(toks, pub.PublishAsync(topic+"/"+strconv.Itoa(w), qos, false, payload))
-							}
-							for _, tok := range toks {
-								if err := tok.Wait(ctx); err != nil {
-									errs <- err
-									return
-								}
-							}
-							errs <- nil
-						}()
-					}
-					for range workers {
-						require.NoError(t, <-errs)
-					}
-					next := make(map[string]int)
-					for i := range workers * each {
-						select {
-						case m := <-got:
-							n, err := strconv.Atoi(string(bytes.TrimRight(m.Payload, " ")))
-							require.NoError(t, err)
-							require.Equal(t, next[m.Topic], n, "on %s", m.Topic)
-							next[m.Topic]++
-						case <-ctx.Done():
-							t.Fatalf("%d of %d messages", i, workers*each)
-						}
-					}
+					publishStreams(t, ctx, pub, topic, qos, workers, each, true)
+					wantInOrder(t, ctx, got, workers*each)
 					require.NoError(t, pub.Disconnect(ctx))
 					require.NoError(t, sub.Disconnect(ctx))
 					select {
@@ -121,6 +89,56 @@ func TestLoadOrderTCP(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// publishStreams publishes each messages to topic/<w> from each of workers
+// goroutines w at once, with PublishAsync, then waits for every token. A
+// payload is the message's number; with pad, every hundredth (from the
+// seventh) is padded with spaces past 8 KiB.
+func publishStreams(t *testing.T, ctx context.Context, pub *Client, topic string, qos packet.QoS, workers, each int, pad bool) {
+	t.Helper()
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			toks := make([]*Token, 0, each)
+			for i := range each {
+				payload := []byte(strconv.Itoa(i))
+				if pad && i%100 == 7 {
+					payload = append(payload, bytes.Repeat([]byte{' '}, 8<<10)...)
+				}
+				toks = append(toks, pub.PublishAsync(topic+"/"+strconv.Itoa(w), qos, false, payload))
+			}
+			for _, tok := range toks {
+				if err := tok.Wait(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
+}
+
+// wantInOrder receives n messages from got and checks that on each topic
+// the payloads (numbers, maybe padded) count up from 0: none lost, none
+// repeated, none out of order.
+func wantInOrder(t *testing.T, ctx context.Context, got <-chan *Message, n int) {
+	t.Helper()
+	next := make(map[string]int)
+	for i := range n {
+		select {
+		case m := <-got:
+			k, err := strconv.Atoi(string(bytes.TrimRight(m.Payload, " ")))
+			require.NoError(t, err)
+			require.Equal(t, next[m.Topic], k, "on %s: a message lost, repeated or out of order", m.Topic)
+			next[m.Topic]++
+		case <-ctx.Done():
+			t.Fatalf("%d of %d messages", i, n)
 		}
 	}
 }
