@@ -466,9 +466,10 @@ func syntaxError(uri, reason string) *URIError {
 	return uriError(uri, reason, errors.New(reason))
 }
 
-// redact hides the password of uri, whether uri parses or not, and leaves
-// the rest as written.
-func redact(uri string) string {
+// Redact returns uri with any password in its user information replaced by
+// "xxxxx", whether uri parses or not, and the rest as written. Use it for
+// every server URI that reaches a log, an error or a file name.
+func Redact(uri string) string {
 	shown, _, _ := redactPart(uri)
 	return shown
 }

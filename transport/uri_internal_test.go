@@ -363,8 +363,8 @@ func TestRedact(t *testing.T) {
 		{"host", "host"},
 		{"", ""},
 	} {
-		if got := redact(c.in); got != c.want {
-			t.Errorf("redact(%q) = %q, want %q", c.in, got, c.want)
+		if got := Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
 		}
 		if err := Validate(c.in); err != nil && strings.Contains(err.Error(), "hun") {
 			t.Errorf("Validate(%q) = %v: shows the password", c.in, err)
@@ -444,8 +444,8 @@ func FuzzParseURI(f *testing.F) {
 		}
 
 		if v, err := url.Parse(s); err == nil && v.User != nil && v.String() == s {
-			if got, want := redact(s), v.Redacted(); got != want {
-				t.Errorf("redact(%q) = %q, net/url's Redacted %q", s, got, want)
+			if got, want := Redact(s), v.Redacted(); got != want {
+				t.Errorf("Redact(%q) = %q, net/url's Redacted %q", s, got, want)
 			}
 		}
 	})
@@ -457,7 +457,7 @@ func compareParse(t *testing.T, what, s string, u *URI, err error, ou *URI, oerr
 	t.Helper()
 	if err != nil {
 		var ue *URIError
-		if !errors.As(err, &ue) || ue.URI != redact(s) || !errors.Is(err, ErrInvalidURI) {
+		if !errors.As(err, &ue) || ue.URI != Redact(s) || !errors.Is(err, ErrInvalidURI) {
 			t.Fatalf("%s(%q): error %#v: want a *URIError for the redacted URI", what, s, err)
 		}
 	}
@@ -505,4 +505,18 @@ func knownDifference(s string, c error, oerr error) bool {
 		return scheme == "http" || scheme == "https"
 	}
 	return false
+}
+
+func TestRedactExported(t *testing.T) {
+	for in, want := range map[string]string{
+		"tcp://user:secret@host:1883":   "tcp://user:xxxxx@host:1883",
+		"tcp://user@host:1883":          "tcp://user@host:1883",
+		"ssl://host:8883":               "ssl://host:8883",
+		"tcp://u:pa/ss@host:1883/x":     "tcp://u:xxxxx@host:1883/x",
+		"not a uri with :secret@ in it": "not a uri with :xxxxx@ in it",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
