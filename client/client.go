@@ -67,21 +67,6 @@ type owned struct {
 	subs    []Subscription // subscriptions to re-make after a lost session, in order
 }
 
-// pendingOp is an outbound operation waiting for its completion event.
-type pendingOp struct {
-	tok   *Token
-	topic string
-	qos   packet.QoS
-	kind  packet.Type // TypePublish, TypeSubscribe, TypeUnsubscribe
-	subs  []Subscription
-	reply chan opResult // subscribe/unsubscribe: capacity 1
-}
-
-type opResult struct {
-	codes []packet.SubackCode
-	err   error
-}
-
 // New returns a client for opts, which it validates and copies. It opens
 // the persistence store (a memory store when Options.Persistence is nil)
 // and restores what it holds, so that messages left in flight by an earlier
@@ -118,7 +103,7 @@ func New(opts Options) (*Client, error) {
 		PingTimeout: o.PingTimeout,
 		ManualAcks:  true, // the client acks when the handler returns, or on Message.Ack
 		Buffer: session.BufferOptions{Enabled: o.OfflineBuffer > 0, Size: o.OfflineBuffer,
-			Persist: o.PersistOfflineBuffer},
+			Persist: o.PersistOfflineBuffer, DropOldest: o.OfflineBufferDropOldest},
 		Logger:     o.Logger,
 		PingSender: o.PingSender,
 		StrictAcks: true, // an ack nobody waits for ends the connection [MQTT-4.8.0-1]
@@ -221,18 +206,19 @@ func (c *Client) Connect(ctx context.Context) error {
 	quit, loopDone := c.quit, c.loopDone
 	c.mu.Unlock()
 
-	// The first connection is made on this goroutine (see loop.start);
-	// the loop goroutine starts once it is up.
-	l := &loop{c: c, own: &c.own, quit: quit, disp: disp}
-	if err := l.start(ctx); err != nil {
-		l.exit() // a failed Connect leaves nothing running
-		close(loopDone)
-		return err
-	}
+	// The state owner makes the first connection on its own goroutine
+	// and reports the outcome; it keeps the session until the client
+	// stops connecting.
+	m := &comms{c: c, own: &c.own, quit: quit, disp: disp}
+	first := make(chan error, 1)
 	go func() {
 		defer close(loopDone)
-		l.run()
+		m.run(ctx, first)
 	}()
+	if err := <-first; err != nil {
+		<-loopDone // a failed Connect leaves nothing running
+		return err
+	}
 	return nil
 }
 
@@ -401,86 +387,68 @@ func (c *Client) control(ctx context.Context, r request) (opResult, error) {
 	}
 }
 
-// Disconnect ends the session gracefully: it stops taking new work, waits
-// within ctx for the messages in flight to complete, sends DISCONNECT
+// Disconnect ends the connection gracefully: it stops taking new work,
+// waits within ctx for the messages in flight to complete, sends DISCONNECT
 // [MQTT-3.14.4-1] and closes the connection. When ctx ends first, it sends
-// DISCONNECT anyway and returns ctx's error; what was still in flight fails
-// with ErrClosed (and, with a persistent session and a file store, is sent
-// again by the next process). The client cannot be used after Disconnect.
-// Handlers still running finish on the dispatcher; Disconnect does not wait
-// for them, so it may be called from a handler.
+// DISCONNECT anyway (if connected) and returns ctx's error. Messages still
+// in flight then fail with ErrClosed under a clean session; with
+// Options.PersistentSession they stay in the session and its store, and
+// are sent again by the next Connect (or by the next process, with a file
+// store), their tokens still pending.
+//
+// The client may Connect again afterwards; Close is final. Disconnect
+// while not connected does nothing and returns nil. Handlers still running
+// finish on the dispatcher; Disconnect does not wait for them, so it may
+// be called from a handler.
 func (c *Client) Disconnect(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.closed = true
-	running, loopDone := c.running, c.loopDone
-	var done chan struct{}
-	if running && c.online {
-		done = make(chan struct{})
-		c.postLocked(request{kind: reqDisconnect, ctx: ctx, done: done})
+	if !c.running {
+		c.mu.Unlock()
+		return nil
 	}
+	loopDone := c.loopDone
+	done := make(chan struct{})
+	c.postLocked(request{kind: reqDisconnect, ctx: ctx, done: done})
 	c.mu.Unlock()
-	var err error
-	if done != nil {
-		select {
-		case <-done:
-		case <-loopDone:
+	select {
+	case <-done:
+	case <-loopDone:
+	case <-ctx.Done():
+		// A connected state owner sends DISCONNECT as soon as it sees
+		// the context end; one that is dialling or backing off is
+		// stopped.
+		if c.IsConnected() {
+			select {
+			case <-done:
+			case <-loopDone:
+			}
 		}
-		err = ctx.Err()
 	}
-	c.shutdown()
-	return err
+	c.stopLoop()
+	return ctx.Err()
 }
 
 // Close drops the connection at once, without DISCONNECT (the server
-// publishes the will), fails every pending token with ErrClosed and stops
-// the client's goroutines. It is safe to call more than once and from a
-// handler.
+// publishes the will), fails every pending token with ErrClosed, stops the
+// client's goroutines and closes the store. It is safe to call more than
+// once and from a handler. The client cannot be used after Close.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed && !c.running && c.own.store == nil {
+	if c.closed && c.own.store == nil {
 		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
 	c.mu.Unlock()
-	c.shutdown()
-	return nil
-}
-
-// shutdown stops the loop, waits for it, fails what is pending and closes
-// the store. closed is already set.
-func (c *Client) shutdown() {
-	c.mu.Lock()
-	running, quit, loopDone, cancel, nc := c.running, c.quit, c.loopDone, c.cancel, c.netConn
-	if running {
-		select {
-		case <-quit:
-		default:
-			close(quit)
-		}
-		select { // the connected loop waits on wake alone
-		case c.wake <- struct{}{}:
-		default:
-		}
-		if cancel != nil {
-			cancel()
-		}
-		if nc != nil {
-			_ = nc.Close()
-		}
-	}
-	c.mu.Unlock()
-	if running {
-		<-loopDone
-	}
+	c.stopLoop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.own.store == nil {
-		return
+		return nil
 	}
 	for id, op := range c.own.pending {
 		delete(c.own.pending, id)
@@ -499,18 +467,37 @@ func (c *Client) shutdown() {
 		d.stop()
 		c.mu.Lock()
 	}
+	return nil
 }
 
-func (op *pendingOp) fail(err error) {
-	if op.tok != nil {
-		op.tok.complete(err)
+// stopLoop makes the state owner end, if it runs, and waits for it.
+func (c *Client) stopLoop() {
+	c.mu.Lock()
+	running, quit, loopDone, cancel, nc := c.running, c.quit, c.loopDone, c.cancel, c.netConn
+	if running {
+		select {
+		case <-quit:
+		default:
+			close(quit)
+		}
+		select { // the connected state owner waits on wake alone
+		case c.wake <- struct{}{}:
+		default:
+		}
+		if cancel != nil {
+			cancel()
+		}
+		if nc != nil {
+			_ = nc.Close()
+		}
 	}
-	if op.reply != nil {
-		op.reply <- opResult{err: err}
+	c.mu.Unlock()
+	if running {
+		<-loopDone
 	}
 }
 
-// post hands r to the loop, or fails it when there is none.
+// post hands r to the state owner, or handles it when there is none.
 func (c *Client) post(r request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

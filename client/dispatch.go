@@ -300,3 +300,74 @@ func (d *dispatcher) call(ev event, hs []Handler) ([]Handler, session.AckID) {
 	clear(hs)
 	return hs, ack
 }
+
+// drainEvents turns session events into deliveries, completions and
+// callbacks.
+func (m *comms) drainEvents() {
+	for {
+		ev, ok := m.own.sess.NextEvent()
+		if !ok {
+			return
+		}
+		switch ev.Kind {
+		case session.EventDelivery:
+			m.deliver(ev)
+		case session.EventCompletion:
+			m.complete(ev)
+		}
+	}
+}
+
+// deliver queues a message for the dispatcher. The event points into the
+// receiver's batch or the session: the Message gets its own copy, which
+// the handler may keep.
+func (m *comms) deliver(ev session.Event) {
+	p := ev.Message
+	msg := newMessage(p.Payload)
+	msg.Topic, msg.QoS, msg.Retain, msg.Duplicate, msg.MessageID = p.Topic, p.QoS, p.Retain, p.Dup, p.PacketID
+	msg.ackID, msg.owner = ev.Ack, m.c
+	m.emit(event{msg: msg})
+}
+
+// smallPayload is the largest payload that shares one allocation with its
+// Message.
+const smallPayload = 64
+
+// messageBox is a Message with room for a small payload, so that most
+// deliveries cost one allocation instead of two.
+type messageBox struct {
+	m   Message
+	buf [smallPayload]byte
+}
+
+// newMessage returns a Message holding a copy of payload.
+func newMessage(payload []byte) *Message {
+	if len(payload) == 0 {
+		return &Message{Payload: []byte{}} // empty, never nil, at every QoS
+	}
+	if len(payload) <= smallPayload {
+		b := new(messageBox)
+		b.m.Payload = b.buf[:copy(b.buf[:], payload):len(payload)]
+		return &b.m
+	}
+	return &Message{Payload: append([]byte(nil), payload...)}
+}
+
+// emit queues an event for the dispatcher without ever blocking the loop.
+func (m *comms) emit(ev event) {
+	if len(m.events) == 0 && m.disp.push(ev) {
+		return
+	}
+	m.events = append(m.events, ev)
+}
+
+// pushEvents moves the events held back to the dispatcher, as far as its
+// queue has room.
+func (m *comms) pushEvents() {
+	n := m.disp.pushSome(m.events)
+	clear(m.events[:n])
+	m.events = m.events[n:]
+	if len(m.events) == 0 {
+		m.events = nil
+	}
+}

@@ -15,8 +15,9 @@ var (
 	// ErrNotConnected: the call needs a connection and the client has
 	// none (and, for a publish, no offline buffer to hold the message).
 	ErrNotConnected = errors.New("mqtt: not connected")
-	// ErrClosed: the client was closed or disconnected while the call was
-	// waiting, or the call came after Close/Disconnect.
+	// ErrClosed: the client was closed while the call was waiting, or the
+	// call came after Close; a publish of a clean session that Disconnect
+	// ended before its final ack.
 	ErrClosed = errors.New("mqtt: client closed")
 	// ErrAlreadyConnected: Connect on a client that is connected or
 	// connecting.
@@ -24,6 +25,10 @@ var (
 	// ErrOfflineBufferFull: the offline buffer holds Options.OfflineBuffer
 	// messages already; the publish is refused rather than dropped later.
 	ErrOfflineBufferFull = errors.New("mqtt: offline buffer full")
+	// ErrOfflineMessageDropped fails the token of a message that a full
+	// offline buffer dropped, the oldest, to take a new one
+	// (Options.OfflineBufferDropOldest).
+	ErrOfflineMessageDropped = errors.New("mqtt: dropped from the full offline buffer")
 	// ErrInvalidOptions is matched by every *OptionError.
 	ErrInvalidOptions = errors.New("mqtt: invalid options")
 	// ErrInvalidArgument: a bad topic, filter, QoS or payload given to

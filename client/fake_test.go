@@ -139,7 +139,9 @@ func TestDisconnectWaitsForInflight(t *testing.T) {
 		sc.WantClosed(t)
 		require.NoError(t, <-done)
 		require.NoError(t, tok.Err())
-		require.ErrorIs(t, c.Publish(context.Background(), "t", 0, false, nil), ErrClosed)
+		// Disconnected, not closed: without an offline buffer a publish
+		// is refused until the next Connect.
+		require.ErrorIs(t, c.Publish(context.Background(), "t", 0, false, nil), ErrNotConnected)
 	})
 }
 

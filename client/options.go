@@ -130,7 +130,9 @@ type Options struct {
 	KeepAlive time.Duration
 	// PingTimeout is how long to wait for any packet from the server after
 	// a PINGREQ before the connection is declared dead with a
-	// *KeepAliveTimeoutError. Zero means DefaultPingTimeout.
+	// *ConnectionLostError wrapping a *session.TimeoutError (a net.Error
+	// with Timeout() true). Zero means DefaultPingTimeout. PINGREQs keep
+	// going out every KeepAlive meanwhile, whatever PingTimeout is.
 	PingTimeout time.Duration
 	// ConnectTimeout bounds one connect attempt to one server: the dial,
 	// the TLS and WebSocket handshakes and the wait for CONNACK. Zero means
@@ -182,6 +184,11 @@ type Options struct {
 	// buffer: a publish without a connection fails with ErrNotConnected.
 	// When full, a publish fails with ErrOfflineBufferFull.
 	OfflineBuffer int
+	// OfflineBufferDropOldest makes a full offline buffer drop its oldest
+	// message to take the new one (the dropped message's token fails with
+	// ErrOfflineMessageDropped) instead of refusing the new one with
+	// ErrOfflineBufferFull.
+	OfflineBufferDropOldest bool
 	// PersistOfflineBuffer writes the QoS 0 messages of the offline buffer
 	// to Persistence (under sb-<seq>) too, so that a file store keeps the
 	// whole backlog across a restart of the process. QoS 1 and 2 messages
@@ -219,6 +226,12 @@ type Options struct {
 	// Acks still leave in arrival order: an ack waits for the acks of the
 	// messages that arrived before it.
 	ManualAcks bool
+
+	// Pacing is the client's policy for trading latency for throughput
+	// under load: PacingOff (the default) never waits on purpose;
+	// PacingThroughput pauses reads and holds writes briefly under a
+	// sustained stream, for bulk transfer. See Pacing.
+	Pacing Pacing
 
 	// PingSender, when set, drives keep-alive instead of the loop's own
 	// timer (session.TimerPingSender, or session.ManualPingSender for a host

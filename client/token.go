@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -93,5 +94,137 @@ type Message struct {
 func (m *Message) Ack() {
 	if m.ackID != 0 && m.acked.CompareAndSwap(false, true) {
 		m.owner.post(request{kind: reqAck, ack: m.ackID})
+	}
+}
+
+// assignID gives the token of the publish holding packet id pid its id,
+// as the PUBLISH goes out.
+func (m *comms) assignID(pid uint16) {
+	id, ok := m.own.sess.MsgIDOf(pid)
+	if !ok {
+		return
+	}
+	if op, ok := m.own.pending[id]; ok && op.tok != nil {
+		op.tok.id.Store(uint32(pid))
+	}
+}
+
+func isDone(t *Token) bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (m *comms) complete(ev session.Event) {
+	op, ok := m.own.pending[ev.ID]
+	if !ok {
+		return
+	}
+	delete(m.own.pending, ev.ID)
+	switch op.kind {
+	case packet.TypePublish:
+		err := ev.Err
+		if err == nil && op.qos == packet.QoS0 && m.writeErr != nil {
+			err = &ConnectionLostError{Server: m.cn.server, Err: m.writeErr}
+		}
+		if err != nil && errors.Is(err, session.ErrBufferDropped) {
+			err = ErrOfflineMessageDropped
+		}
+		if err != nil && errors.Is(err, session.ErrSessionCleared) {
+			err = &ConnectionLostError{Server: m.cn.server, Err: err}
+		}
+		if op.tok != nil && !isDone(op.tok) {
+			op.tok.complete(err)
+		}
+		if f := m.c.opts.OnDeliveryComplete; f != nil && err == nil {
+			d := Delivery{Topic: op.topic, QoS: op.qos}
+			if op.tok != nil {
+				d.MessageID = op.tok.MessageID()
+			}
+			m.emit(event{cb: func() { f(d) }})
+		}
+	case packet.TypeSubscribe:
+		res := opResult{err: ev.Err}
+		if sa, ok := ev.Reply.(*packet.Suback); ok && ev.Err == nil {
+			res.codes = append([]packet.SubackCode(nil), sa.ReturnCodes...)
+			for i, s := range op.subs {
+				if i < len(res.codes) && res.codes[i].Failed() {
+					if op.reply != nil {
+						m.c.router.remove(s.Filter)
+					}
+					m.forgetSub(s.Filter)
+					continue
+				}
+				m.rememberSub(s)
+			}
+		} else if ev.Err != nil && errors.Is(ev.Err, session.ErrSubackCount) {
+			res.err = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
+			m.violation = res.err // ends the connection [MQTT-4.8.0-1]
+		}
+		if op.reply != nil {
+			op.reply <- res
+		} else if ev.Err == nil {
+			for i, code := range res.codes {
+				if code.Failed() && i < len(op.subs) {
+					m.c.log.Warn("mqtt: re-subscribe refused", "filter", op.subs[i].Filter)
+				}
+			}
+		}
+	case packet.TypeUnsubscribe:
+		if ev.Err == nil {
+			for _, s := range op.subs {
+				m.c.router.remove(s.Filter)
+				m.forgetSub(s.Filter)
+			}
+		}
+		if op.reply != nil {
+			op.reply <- opResult{err: ev.Err}
+		}
+	}
+}
+
+func (m *comms) rememberSub(s Subscription) {
+	for i := range m.own.subs {
+		if m.own.subs[i].Filter == s.Filter {
+			m.own.subs[i].QoS = s.QoS
+			return
+		}
+	}
+	m.own.subs = append(m.own.subs, s)
+}
+
+func (m *comms) forgetSub(filter string) {
+	for i := range m.own.subs {
+		if m.own.subs[i].Filter == filter {
+			m.own.subs = append(m.own.subs[:i], m.own.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+// pendingOp is an outbound operation waiting for its completion event.
+type pendingOp struct {
+	tok   *Token
+	topic string
+	qos   packet.QoS
+	kind  packet.Type // TypePublish, TypeSubscribe, TypeUnsubscribe
+	subs  []Subscription
+	reply chan opResult // subscribe/unsubscribe: capacity 1
+}
+
+type opResult struct {
+	codes []packet.SubackCode
+	err   error
+}
+
+func (op *pendingOp) fail(err error) {
+	if op.tok != nil {
+		op.tok.complete(err)
+	}
+	if op.reply != nil {
+		op.reply <- opResult{err: err}
 	}
 }
