@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/session"
 	"github.com/linnet-mqtt/linnet/store"
+	"github.com/linnet-mqtt/linnet/transport"
 )
 
 // Subscription is one topic filter of Subscribe with the maximum QoS asked
@@ -136,12 +138,36 @@ func (c *Client) RestoredTokens() []*Token {
 }
 
 // Options returns a copy of the options in force, defaults filled in. The
-// password is left out.
+// password is left out, and so are the passwords of the server URIs
+// (replaced by "xxxxx").
 func (c *Client) Options() Options {
 	o := c.opts.resolvedCopy()
 	o.Password = nil
+	for i, s := range o.Servers {
+		o.Servers[i] = transport.Redact(s)
+	}
 	return o
 }
+
+// String describes the client for logs: its client id, its servers
+// (passwords replaced by "xxxxx") and whether it is connected. It shows no
+// password, so %v, %+v and %#v of a *Client are safe to log.
+func (c *Client) String() string {
+	b := make([]byte, 0, 128)
+	b = strconv.AppendQuote(append(b, "client.Client{ClientID:"...), c.opts.ClientID)
+	b = append(b, " Servers:["...)
+	for i, s := range c.opts.Servers {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendQuote(b, transport.Redact(s))
+	}
+	b = strconv.AppendBool(append(b, "] Connected:"...), c.IsConnected())
+	return string(append(b, '}'))
+}
+
+// GoString is String, so that %#v shows no password either.
+func (c *Client) GoString() string { return c.String() }
 
 func (o Options) resolvedCopy() Options {
 	id := o.ClientID
@@ -250,6 +276,7 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 			c.own.pending[id] = pendingOp{kind: packet.TypePublish, tok: t, topic: topic, qos: qos}
 			t.msgID.Store(uint64(id))
 		}
+		c.drainIdleLocked()
 		c.mu.Unlock()
 		if err != nil {
 			t.complete(mapSessionErr(err))
@@ -542,6 +569,22 @@ func (c *Client) cancelLocked(t *Token, cause error) {
 	}
 }
 
+// drainIdleLocked completes what the session reports while no state owner
+// runs: only a message that a full offline buffer dropped
+// (OfflineBufferDropOldest).
+func (c *Client) drainIdleLocked() {
+	for {
+		ev, ok := c.own.sess.NextEvent()
+		if !ok {
+			return
+		}
+		if op, ok := c.own.pending[ev.ID]; ok && ev.Kind == session.EventCompletion {
+			delete(c.own.pending, ev.ID)
+			op.fail(mapSessionErr(ev.Err))
+		}
+	}
+}
+
 // mapSessionErr turns the session's refusals into the client's errors.
 func mapSessionErr(err error) error {
 	switch {
@@ -549,6 +592,8 @@ func mapSessionErr(err error) error {
 		return ErrNotConnected
 	case errors.Is(err, session.ErrBufferFull):
 		return ErrOfflineBufferFull
+	case errors.Is(err, session.ErrBufferDropped):
+		return ErrOfflineMessageDropped
 	case errors.Is(err, session.ErrInvalidMessage):
 		return &argError{what: "message", err: err}
 	}

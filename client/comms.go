@@ -116,6 +116,7 @@ func (m *comms) exit() {
 	for _, r := range reqs {
 		m.offline(r, time.Now())
 	}
+	m.drainEvents() // a message a full offline buffer dropped
 	if m.disc != nil {
 		close(m.disc.done)
 		m.disc = nil

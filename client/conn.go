@@ -168,10 +168,23 @@ func (m *comms) connectPacket(ctx context.Context, server string, v Version) (*p
 		cp.ProtocolName, cp.ProtocolLevel = packet.ProtocolName311, packet.ProtocolLevel311
 	}
 	user, pass := o.Username, o.Password
-	if o.Credentials != nil {
+	switch {
+	case o.Credentials != nil:
 		var err error
 		if user, pass, err = o.Credentials(ctx, server); err != nil {
 			return nil, &CredentialsError{Server: transport.Redact(server), Err: err}
+		}
+	case user == "":
+		// The server URI's user information, if any (validated by New).
+		reg := o.Registry
+		if reg == nil {
+			reg = transport.Default
+		}
+		if u, err := reg.Parse(server); err == nil && u.Username != "" {
+			user, pass = u.Username, nil
+			if u.HasPassword {
+				pass = []byte(u.Password)
+			}
 		}
 	}
 	if user != "" {

@@ -16,3 +16,7 @@ var discardLogger = slog.New(slog.DiscardHandler)
 // LogValue makes slog print String, so that a logged Options never shows
 // the password.
 func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+// LogValue makes slog print String, so that a logged Client never shows a
+// password.
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }

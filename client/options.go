@@ -103,7 +103,11 @@ type Delivery struct {
 type Options struct {
 	// Servers are tried in order on every connect (Paho's serverURIs):
 	// tcp://, mqtt://, ssl://, tls://, mqtts://, tcps://, ws://, wss://,
-	// unix://, or a scheme registered with the transport package.
+	// unix://, or a scheme registered with the transport package. The
+	// user information of a URI (tcp://user:pass@host) is the user name
+	// and password for that server when Username and Credentials are not
+	// set. A URI's password never appears in String, errors, logs,
+	// callbacks or the file store's directory names (transport.Redact).
 	Servers []string
 
 	// ClientID identifies the session. Empty means a random id starting
@@ -415,7 +419,8 @@ func (o *Options) keepAliveSeconds() uint16 {
 }
 
 // String describes the options for logs, with the password redacted (its
-// length only) and callbacks shown as set or not.
+// length only), the servers' passwords replaced by "xxxxx" and callbacks
+// shown as set or not.
 func (o Options) String() string {
 	// Built with strconv rather than fmt, which a constrained build cannot
 	// afford (issue 5); the text is what fmt's %q, %d, %t and %v wrote, the
@@ -426,7 +431,7 @@ func (o Options) String() string {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		b = strconv.AppendQuote(b, s)
+		b = strconv.AppendQuote(b, transport.Redact(s))
 	}
 	b = strconv.AppendQuote(append(b, "] ClientID:"...), o.ClientID)
 	b = strconv.AppendQuote(append(b, " Username:"...), o.Username)

@@ -127,13 +127,13 @@ func (m *comms) complete(ev session.Event) {
 	switch op.kind {
 	case packet.TypePublish:
 		err := ev.Err
-		if err == nil && op.qos == packet.QoS0 && m.writeErr != nil {
+		if err == nil && op.qos == packet.QoS0 && m.writeErr != nil { // set by pump: connected
 			err = &ConnectionLostError{Server: m.cn.server, Err: m.writeErr}
 		}
 		if err != nil && errors.Is(err, session.ErrBufferDropped) {
 			err = ErrOfflineMessageDropped
 		}
-		if err != nil && errors.Is(err, session.ErrSessionCleared) {
+		if err != nil && errors.Is(err, session.ErrSessionCleared) { // at CONNACK: connected
 			err = &ConnectionLostError{Server: m.cn.server, Err: err}
 		}
 		if op.tok != nil && !isDone(op.tok) {
