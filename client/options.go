@@ -246,7 +246,9 @@ type Options struct {
 	Logger *Logger
 
 	// Callbacks, all called on the dispatcher goroutine, in order with the
-	// messages.
+	// messages: OnConnectionLost runs after the handlers of the messages
+	// that came before the loss, so a handler that blocks delays it
+	// (IsConnected reports the loss at once).
 	OnConnect          func(ConnectInfo)
 	OnConnectionLost   func(err error)
 	OnReconnecting     func(attempt int, delay time.Duration)

@@ -304,3 +304,32 @@ func TestPacingString(t *testing.T) {
 	require.Equal(t, "Pacing(9)", Pacing(9).String())
 	require.True(t, errors.Is(ErrOfflineMessageDropped, ErrOfflineMessageDropped))
 }
+
+// TestLossSeenWhileHandlerBlocks checks the documented order of
+// OnConnectionLost: it runs on the dispatcher after the handler that is
+// running (and the messages queued before the loss), while IsConnected
+// reports the loss at once.
+func TestLossSeenWhileHandlerBlocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		release := make(chan struct{})
+		var order []string
+		c := fakeClient(t, fb, func(o *Options) {
+			o.DefaultHandler = func(m *Message) {
+				order = append(order, "handler")
+				<-release
+			}
+			o.OnConnectionLost = func(error) { order = append(order, "lost") }
+		})
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		sc.WritePacket(t, &packet.Publish{Topic: "t", Payload: []byte("x")})
+		synctest.Wait() // the handler runs and blocks
+		sc.Close()
+		synctest.Wait()
+		require.False(t, c.IsConnected(), "the loss is not visible while a handler blocks")
+		require.Equal(t, []string{"handler"}, order, "OnConnectionLost ran before the handler returned")
+		close(release)
+		synctest.Wait()
+		require.Equal(t, []string{"handler", "lost"}, order)
+	})
+}
