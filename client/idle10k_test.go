@@ -4,7 +4,9 @@ package client
 
 import (
 	"context"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
@@ -52,6 +54,91 @@ func BenchmarkIdle10k(b *testing.B) {
 		b.ReportMetric(float64(ms1.HeapInuse-ms0.HeapInuse)/k, "heapB/conn")
 		b.ReportMetric(float64(ms1.StackInuse-ms0.StackInuse)/k, "stackB/conn")
 		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/k, "goroutines/conn")
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+}
+
+// BenchmarkIdle10kUsed is BenchmarkIdle10k after use: each client
+// subscribes to a topic of its own, publishes one QoS 1 message to it and
+// receives it, and only then do all 10,000 sit idle and get measured (after
+// two garbage collections, which shrink the goroutine stacks that grew).
+// Issue 13's goal is at most 16 KB (heap and stack) per used idle
+// connection.
+func BenchmarkIdle10kUsed(b *testing.B) {
+	benchIdleUsed(b, 10000)
+}
+
+// BenchmarkIdle1kUsed is BenchmarkIdle10kUsed with 1,000 clients, for a
+// quick look.
+func BenchmarkIdle1kUsed(b *testing.B) {
+	benchIdleUsed(b, 1000)
+}
+
+func benchIdleUsed(b *testing.B, k int) {
+	if os.Getenv("LINNET_IDLE_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 1
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	if lim.Max < uint64(k)+200 {
+		b.Skipf("file limit %d is too low for %d connections", lim.Max, k)
+	}
+	mq := testbroker.StartMosquitto(b, testbroker.MosquittoConfig{Extra: []string{"max_connections -1"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b.ReportAllocs()
+	for range b.N {
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		g0 := runtime.NumGoroutine()
+		cs := make([]*Client, 0, k)
+		for i := range k {
+			id := "used-" + strconv.Itoa(i)
+			got := make(chan struct{}, 1)
+			c, err := New(Options{Servers: []string{mq.URI()}, ClientID: id})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Connect(ctx); err != nil {
+				b.Fatalf("client %d: %v", i, err)
+			}
+			if _, err := c.Subscribe(ctx, func(*Message) { got <- struct{}{} }, Subscription{Filter: id, QoS: 1}); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Publish(ctx, id, 1, false, []byte("hello, idle")); err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-got:
+			case <-ctx.Done():
+				b.Fatal("no message back")
+			}
+			cs = append(cs, c)
+		}
+		time.Sleep(100 * time.Millisecond) // the last dispatchers end
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms1)
+		heap := float64(ms1.HeapInuse-ms0.HeapInuse) / float64(k)
+		stack := float64(ms1.StackInuse-ms0.StackInuse) / float64(k)
+		b.ReportMetric(heap, "heapB/conn")
+		b.ReportMetric(stack, "stackB/conn")
+		b.ReportMetric(heap+stack, "B/conn")
+		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/float64(k), "goroutines/conn")
+		if p := os.Getenv("LINNET_IDLE_HEAPPROFILE"); p != "" {
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
 		for _, c := range cs {
 			c.Close()
 		}

@@ -369,7 +369,7 @@ func (in *interner) string(p []byte) string {
 		return s
 	}
 	if in.m == nil || len(in.m) >= internMax {
-		in.m = make(map[string]string, 16)
+		in.m = make(map[string]string) // no size hint: most connections see a few topics
 	}
 	s := string(p)
 	in.m[s] = s
