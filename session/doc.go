@@ -69,10 +69,13 @@
 // ErrSessionCleared and the s-, sc- and r- records are removed; waiting and
 // buffered messages, never sent, are kept and sent.
 //
-// Keep-alive follows Paho's checkForActivity: Tick queues a PINGREQ when
-// nothing was sent, or nothing received, for the keep-alive period, and
-// returns a *TimeoutError when nothing at all arrived within the ping
-// timeout of a PINGREQ. NextDeadline is the exact time of the next check. A
+// Keep-alive follows Paho's checkForActivity: Tick queues a PINGREQ
+// whenever nothing was sent for the keep-alive period, even while an
+// earlier PINGREQ is unanswered [MQTT-3.1.2-23], or when nothing was
+// received for it and no PINGREQ is outstanding, and returns a
+// *TimeoutError when nothing at all arrived within the ping timeout of the
+// first unanswered PINGREQ. NextDeadline is the exact time of the next
+// check. A
 // PingSender (TimerPingSender on one time.Timer, or ManualPingSender for a
 // host's own loop) can be given in Options; the session starts, schedules
 // and stops it.

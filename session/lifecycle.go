@@ -79,7 +79,7 @@ func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) er
 	s.extraComp = nil // no PUBCOMP of an earlier connection arrives on this one
 	s.control.Clear()
 	s.pubs.Clear()
-	s.lastSent, s.lastRecv, s.pingOutstanding = now, now, false
+	s.lastSent, s.lastRecv, s.pingOutstanding, s.pingQueued = now, now, false, false
 	var err error
 	if cleanSession {
 		err = s.clearSession()
@@ -100,7 +100,7 @@ func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) er
 	s.promote()
 	if ps := s.opts.PingSender; ps != nil && s.keepAlive > 0 {
 		ps.Start()
-		ps.Schedule(s.keepAlive)
+		ps.Schedule(s.NextDeadline().Sub(now))
 	}
 	return err
 }
@@ -149,7 +149,7 @@ func (s *Session) ConnectionLost(now time.Time, cause error) {
 		cause = net.ErrClosed
 	}
 	s.connected = false
-	s.pingOutstanding = false
+	s.pingOutstanding, s.pingQueued = false, false
 	if ps := s.opts.PingSender; ps != nil {
 		ps.Stop()
 	}

@@ -263,6 +263,7 @@ func (s *Session) NextToSend(now time.Time) (packet.Packet, bool) {
 			s.pubcomp.PacketID = e.pid
 			return &s.pubcomp, true
 		case packet.TypePingreq:
+			s.pingQueued = false
 			return &s.pingreq, true
 		case packet.TypeSubscribe:
 			e.rec.sent = true

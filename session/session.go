@@ -278,8 +278,9 @@ type Session struct {
 
 	keepAlive, pingTimeout time.Duration
 	lastSent, lastRecv     time.Time
-	pingOutstanding        bool
-	pingSent               time.Time
+	pingOutstanding        bool      // a PINGREQ is unanswered
+	pingSent               time.Time // when the first unanswered PINGREQ was queued
+	pingQueued             bool      // a PINGREQ waits in control to be handed out
 }
 
 // New returns a session over opts.Store, restoring what the store holds (see
