@@ -41,9 +41,27 @@ func (s *Session) Tick(now time.Time) error {
 		}
 	}
 	if ps := s.opts.PingSender; ps != nil {
-		ps.Schedule(s.NextDeadline().Sub(now))
+		// The check that called Tick is used up: schedule the next one
+		// whatever was scheduled before.
+		s.scheduled = s.NextDeadline()
+		ps.Schedule(s.scheduled.Sub(now))
 	}
 	return nil
+}
+
+// reschedule moves the PingSender's pending check earlier when the next
+// deadline moved before it (a PINGRESP cleared an outstanding PINGREQ, a
+// PINGREQ went out), so that a check is always scheduled at or before
+// NextDeadline while connected.
+func (s *Session) reschedule(now time.Time) {
+	ps := s.opts.PingSender
+	if ps == nil || !s.connected || s.keepAlive <= 0 {
+		return
+	}
+	if d := s.NextDeadline(); s.scheduled.IsZero() || d.Before(s.scheduled) {
+		s.scheduled = d
+		ps.Schedule(d.Sub(now))
+	}
 }
 
 // NextDeadline returns the time of the next keep-alive check, the earliest
@@ -88,4 +106,5 @@ func (s *Session) ServerAlive(now time.Time) {
 	}
 	s.lastRecv = now
 	s.pingOutstanding = false
+	s.reschedule(now)
 }

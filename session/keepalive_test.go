@@ -2,6 +2,7 @@ package session
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -111,4 +112,80 @@ func TestKeepAliveOnePingQueued(t *testing.T) {
 	require.Equal(t, now.Add(30*time.Second), s.NextDeadline(), "only the ping timeout while the PINGREQ waits")
 	require.Equal(t, 1, drainPings(s, now.Add(time.Second)))
 	require.Equal(t, now.Add(6*time.Second), s.NextDeadline(), "a keep-alive period after the PINGREQ went out")
+}
+
+// pingServer answers each PINGREQ a session hands out with a PINGRESP a
+// little later, as a live server does.
+const pingRTT = 100 * time.Millisecond
+
+// TestTimerPingSenderKeepsGoing checks that a TimerPingSender is
+// rescheduled when a PINGRESP moves the next deadline earlier than the
+// check it has: with KeepAlive 2 s and PingTimeout 10 s, a PINGREQ goes out
+// every 2 s, not every 10 s.
+func TestTimerPingSenderKeepsGoing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		checks := make(chan time.Time, 16)
+		ps := NewTimerPingSender()
+		ps.Init(func() { checks <- time.Now() })
+		s, err := New(Options{KeepAlive: 2 * time.Second, PingTimeout: 10 * time.Second, PingSender: ps})
+		require.NoError(t, err)
+		start := time.Now()
+		require.NoError(t, s.OnConnack(start, false, false))
+		end := start.Add(30 * time.Second)
+		var pings []time.Time
+		for {
+			now := <-checks
+			if now.After(end) {
+				break
+			}
+			require.NoError(t, s.Tick(now))
+			if n := drainPings(s, now); n > 0 {
+				for range n {
+					pings = append(pings, now)
+				}
+				time.Sleep(pingRTT)
+				require.NoError(t, s.Received(time.Now(), &packet.Pingresp{}))
+			}
+		}
+		s.ConnectionLost(time.Now(), nil)
+		require.Len(t, pings, 15)
+		requireGaps(t, pings, start, end, 2*time.Second)
+	})
+}
+
+// TestManualPingSenderKeepsGoing is TestTimerPingSenderKeepsGoing for a
+// host that polls a ManualPingSender from its own loop.
+func TestManualPingSenderKeepsGoing(t *testing.T) {
+	now := epoch
+	m := NewManualPingSender(func() time.Time { return now })
+	due := false
+	m.Init(func() { due = true })
+	s, err := New(Options{KeepAlive: 2 * time.Second, PingTimeout: 10 * time.Second, PingSender: m})
+	require.NoError(t, err)
+	require.NoError(t, s.OnConnack(now, false, false))
+	end := epoch.Add(30 * time.Second)
+	var pings []time.Time
+	var answerAt time.Time
+	for ; !now.After(end); now = now.Add(pingRTT) {
+		if !answerAt.IsZero() && !now.Before(answerAt) {
+			require.NoError(t, s.Received(now, &packet.Pingresp{}))
+			answerAt = time.Time{}
+		}
+		if !m.Poll(now) {
+			continue
+		}
+		require.True(t, due)
+		due = false
+		require.NoError(t, s.Tick(now))
+		if n := drainPings(s, now); n > 0 {
+			for range n {
+				pings = append(pings, now)
+			}
+			answerAt = now.Add(pingRTT)
+		}
+		require.False(t, m.Deadline().IsZero(), "a check is always scheduled while connected")
+		require.False(t, m.Deadline().After(s.NextDeadline()), "the check is no later than the next deadline")
+	}
+	require.Len(t, pings, 15)
+	requireGaps(t, pings, epoch, end, 2*time.Second)
 }

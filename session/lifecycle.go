@@ -37,6 +37,7 @@ func (s *Session) NextEvent() (Event, bool) {
 func (s *Session) Received(now time.Time, p packet.Packet) error {
 	s.lastRecv = now
 	s.pingOutstanding = false
+	s.reschedule(now)
 	switch p := p.(type) {
 	case *packet.Publish:
 		return s.receivePublish(p)
@@ -100,7 +101,8 @@ func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) er
 	s.promote()
 	if ps := s.opts.PingSender; ps != nil && s.keepAlive > 0 {
 		ps.Start()
-		ps.Schedule(s.NextDeadline().Sub(now))
+		s.scheduled = s.NextDeadline()
+		ps.Schedule(s.scheduled.Sub(now))
 	}
 	return err
 }
@@ -149,7 +151,7 @@ func (s *Session) ConnectionLost(now time.Time, cause error) {
 		cause = net.ErrClosed
 	}
 	s.connected = false
-	s.pingOutstanding, s.pingQueued = false, false
+	s.pingOutstanding, s.pingQueued, s.scheduled = false, false, time.Time{}
 	if ps := s.opts.PingSender; ps != nil {
 		ps.Stop()
 	}

@@ -264,6 +264,7 @@ func (s *Session) NextToSend(now time.Time) (packet.Packet, bool) {
 			return &s.pubcomp, true
 		case packet.TypePingreq:
 			s.pingQueued = false
+			s.reschedule(now) // the deadline a keep-alive period away may be earlier than the ping timeout
 			return &s.pingreq, true
 		case packet.TypeSubscribe:
 			e.rec.sent = true

@@ -47,8 +47,9 @@ type Options struct {
 	// Buffer configures the offline buffer.
 	Buffer BufferOptions
 	// PingSender, when not nil, is started on OnConnack, stopped on
-	// ConnectionLost and scheduled by Tick for the next keep-alive check.
-	// Its Init must already have been called by the owner.
+	// ConnectionLost and scheduled for the next keep-alive check by Tick,
+	// and again whenever that check moves earlier (see PingSender). Its
+	// Init must already have been called by the owner.
 	PingSender PingSender
 	// Logger receives the anomalies the session survives (unknown acks,
 	// skipped records). nil discards them.
@@ -281,6 +282,7 @@ type Session struct {
 	pingOutstanding        bool      // a PINGREQ is unanswered
 	pingSent               time.Time // when the first unanswered PINGREQ was queued
 	pingQueued             bool      // a PINGREQ waits in control to be handed out
+	scheduled              time.Time // the check last scheduled on the PingSender; zero if none
 }
 
 // New returns a session over opts.Store, restoring what the store holds (see
