@@ -1168,7 +1168,7 @@ func (l *loop) pump(now time.Time) error {
 		}
 	}
 	// In flight before this round: written (or held), not yet done.
-	if backlog := l.own.sess.InFlight() - fresh; !urgent && l.holdWrite(now, backlog) {
+	if backlog := l.own.sess.InFlight() - l.own.sess.Unsent() - fresh; !urgent && l.holdWrite(now, backlog) {
 		return nil
 	}
 	// QoS 0 publishes complete when they are written: their completions

@@ -65,7 +65,9 @@
 // On OnConnack without clean session, PUBRELs are re-sent first (in PUBREC
 // order), then the unacknowledged PUBLISHes (in publish order, DUP=1), then
 // messages waiting for the window, then the offline buffer, all through the
-// in-flight window. With clean session, the in-flight messages complete with
+// in-flight window: at most MaxInFlight of the re-sent messages are on the
+// wire at once, the others follow as acknowledgements free room, and no
+// waiting or buffered message is admitted before the last of them is out. With clean session, the in-flight messages complete with
 // ErrSessionCleared and the s-, sc- and r- records are removed; waiting and
 // buffered messages, never sent, are kept and sent.
 //

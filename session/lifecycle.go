@@ -66,13 +66,17 @@ func (s *Session) Received(now time.Time, p packet.Packet) error {
 // With cleanSession, the old session goes [MQTT-3.1.2-6]: every in-flight
 // publish completes with ErrSessionCleared, inbound QoS 2 state is dropped
 // and the s-, sc- and r- records are removed from the store. Without it,
-// everything in flight is queued again in its original order
-// [MQTT-4.4.0-1] [MQTT-4.6.0-1]: a PUBREL for each QoS 2 message whose PUBREC
-// was seen, in PUBREC order, then every unacknowledged PUBLISH with DUP=1
-// [MQTT-3.3.1-1], in publish order.
+// everything in flight (left from the last connection, or restored from the
+// store) is sent again in its original order [MQTT-4.4.0-1] [MQTT-4.6.0-1]:
+// a PUBREL for each QoS 2 message whose PUBREC was seen, in PUBREC order,
+// then every unacknowledged PUBLISH with DUP=1 [MQTT-3.3.1-1], in publish
+// order. At most MaxInFlight of them go out at once (a PUBREL counts as
+// one); the rest follow, in the same order, as acknowledgements free room
+// (see Unsent).
 //
-// Then waiting publishes and the offline buffer are admitted, in order,
-// through the in-flight window, and keep-alive starts counting at now.
+// Once every one of them is out, waiting publishes and the offline buffer
+// are admitted, in order, through the in-flight window. Keep-alive starts
+// counting at now.
 // The error is an error of the store while clearing; the session is
 // connected all the same.
 func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) error {
@@ -80,6 +84,8 @@ func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) er
 	s.extraComp = nil // no PUBCOMP of an earlier connection arrives on this one
 	s.control.Clear()
 	s.pubs.Clear()
+	s.resend.Clear()
+	s.held = 0
 	s.lastSent, s.lastRecv, s.pingOutstanding, s.pingQueued = now, now, false, false
 	var err error
 	if cleanSession {
@@ -89,13 +95,16 @@ func (s *Session) OnConnack(now time.Time, sessionPresent, cleanSession bool) er
 			s.log.Warn("session: the server has no session for in-flight messages; re-sending them anyway",
 				"inflight", s.InFlight())
 		}
-		for r := s.released.head; r != nil; r = r.next {
-			s.control.Push(sendEntry{typ: packet.TypePubrel, pid: r.pub.PacketID, rec: r, gen: r.gen})
+		// Everything in flight is held, in re-send order, and promote
+		// lets the first MaxInFlight out at once, the others as
+		// acknowledgements free room.
+		for _, l := range []*outList{&s.released, &s.inflight} {
+			for r := l.head; r != nil; r = r.next {
+				r.held = true
+				s.resend.Push(sendEntry{rec: r, gen: r.gen})
+			}
 		}
-		for r := s.inflight.head; r != nil; r = r.next {
-			r.pub.Dup = r.sent // [MQTT-3.3.1-1]
-			s.pubs.Push(sendEntry{typ: packet.TypePublish, pid: r.pub.PacketID, rec: r, gen: r.gen})
-		}
+		s.held = s.InFlight()
 	}
 	s.waiting.AppendList(&s.buffer)
 	s.promote()

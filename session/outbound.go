@@ -46,7 +46,7 @@ func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
 		s.pubs.Push(sendEntry{typ: packet.TypePublish, rec: r, gen: r.gen})
 		return r.id, nil
 	}
-	if s.waiting.Len() == 0 && s.InFlight() < s.maxIn && !s.ids.Full() {
+	if s.waiting.Len() == 0 && s.held == 0 && s.InFlight() < s.maxIn && !s.ids.Full() {
 		if err := s.admit(r); err != nil {
 			s.nextMsgID-- // the ID was never seen
 			s.freeOut(r)
@@ -185,6 +185,18 @@ func (s *Session) promote() {
 	for s.waitingCtl.Len() > 0 && !s.ids.Full() {
 		s.admitCtl(s.waitingCtl.PopFront())
 	}
+	for s.held > 0 && s.onWire() < s.maxIn {
+		e := s.resend.Pop()
+		r := e.rec
+		if r.gen != e.gen || !r.held {
+			continue // completed or moved on meanwhile
+		}
+		s.queueResend(r)
+	}
+	if s.held > 0 {
+		return // re-sends go before any publish that waits
+	}
+	s.resend.Clear()
 	for s.waiting.Len() > 0 {
 		r := s.waiting.head
 		if r.pub.QoS == packet.QoS0 { // from the offline buffer: keeps its place in the order
@@ -208,6 +220,32 @@ func (s *Session) promote() {
 			}
 			s.complete(r, err, nil)
 		}
+	}
+}
+
+// queueResend puts a message in flight from an earlier connection on the
+// wire again: its PUBREL when it was released, else its PUBLISH with DUP
+// set when it was handed out before [MQTT-3.3.1-1].
+func (s *Session) queueResend(r *outRecord) {
+	if r.held {
+		r.held = false
+		s.held--
+	}
+	if r.st == stReleased {
+		s.control.Push(sendEntry{typ: packet.TypePubrel, pid: r.pub.PacketID, rec: r, gen: r.gen})
+		return
+	}
+	r.pub.Dup = r.sent
+	s.pubs.Push(sendEntry{typ: packet.TypePublish, pid: r.pub.PacketID, rec: r, gen: r.gen})
+}
+
+// unhold marks a held record as no longer waiting for its re-send: it
+// completed, or the server moved it on (a PUBREC re-sent on a resumed
+// session).
+func (s *Session) unhold(r *outRecord) {
+	if r.held {
+		r.held = false
+		s.held--
 	}
 }
 
@@ -339,6 +377,7 @@ func (s *Session) finish(r *outRecord, kind int, reply packet.Packet) {
 	}
 	delete(s.byPID, pid)
 	s.ids.Free(pid)
+	s.unhold(r)
 	var err error
 	if r.kind == kindSubscribe {
 		if sa, ok := reply.(*packet.Suback); ok && len(sa.ReturnCodes) != len(r.sub.Subscriptions) {
@@ -381,6 +420,7 @@ func (s *Session) receivePubrec(pid uint16) error {
 		s.log.Error("session: removing released PUBLISH record", "key", s.key(keyS, pid), "err", err)
 	}
 	s.inflight.Remove(r)
+	s.unhold(r) // its PUBREL goes out now
 	r.st = stReleased
 	s.released.PushBack(r)
 	s.control.Push(sendEntry{typ: packet.TypePubrel, pid: pid, rec: r, gen: r.gen}) // in PUBREC order [MQTT-4.6.0-4]

@@ -169,6 +169,7 @@ type outRecord struct {
 	kind   recordKind
 	st     outState
 	sent   bool   // handed out at least once (or restored): a re-send has DUP=1
+	held   bool   // in flight from an earlier connection, not re-sent on this one yet (see Session.resend)
 	bufSeq uint64 // sequence of its sb- record, 0 if none
 	pub    packet.Publish
 	sub    packet.Subscribe
@@ -260,6 +261,13 @@ type Session struct {
 	buffer      outList // the offline buffer
 
 	control ring[sendEntry] // acks, PINGREQ, PUBREL, SUBSCRIBE, UNSUBSCRIBE
+	// resend holds, in re-send order, the PUBRELs and PUBLISHes in flight
+	// from an earlier connection that OnConnack could not put on the wire
+	// at once because the window was full; held counts their records.
+	// promote lets them out as acknowledgements free room, before any
+	// waiting publish. An entry whose record is no longer held is stale.
+	resend  ring[sendEntry]
+	held    int
 	pubs    ring[sendEntry] // publishes
 	events  ring[Event]
 	acks    ring[ackEntry]
@@ -414,8 +422,21 @@ func (s *Session) MsgIDOf(pid uint16) (MsgID, bool) {
 func (s *Session) Connected() bool { return s.connected }
 
 // InFlight returns the number of publishes holding a packet identifier
-// (awaiting PUBACK, PUBREC or PUBCOMP).
+// (awaiting PUBACK, PUBREC or PUBCOMP). It counts, too, those in flight from
+// an earlier connection (or restored from the store) that wait for room in
+// the window to be re-sent on this one: after a reconnect it may exceed the
+// window, while at most MaxInFlight of them are on the wire (Unsent says how
+// many are not).
 func (s *Session) InFlight() int { return s.inflight.Len() + s.released.Len() }
+
+// Unsent returns the number of publishes that hold a packet identifier from
+// an earlier connection and wait for room in the window to be re-sent on
+// this one (see OnConnack). InFlight() - Unsent() are on the wire.
+func (s *Session) Unsent() int { return s.held }
+
+// onWire is the number of in-flight publishes that count against the
+// window on this connection.
+func (s *Session) onWire() int { return s.inflight.Len() + s.released.Len() - s.held }
 
 // Waiting returns the number of publishes accepted while connected that
 // wait for room in the in-flight window.
