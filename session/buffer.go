@@ -32,7 +32,8 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 	r := s.newOut(kindPublish)
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
 	r.st = stBuffered
-	if msg.QoS != packet.QoS0 || s.opts.Buffer.Persist {
+	r.bufSeq = msg.Seq // staged: its record is already in the store
+	if r.bufSeq == 0 && (msg.QoS != packet.QoS0 || s.opts.Buffer.Persist) {
 		if err := s.persistQueued(r); err != nil {
 			s.nextMsgID--
 			s.freeOut(r)
@@ -51,17 +52,19 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 // BufferOptions.Persist. When the message is admitted, admit writes s-<id>
 // carrying seq and then removes sb-<seq> (see admit and restore).
 func (s *Session) persistQueued(r *outRecord) error {
-	seq := s.nextSeq
 	p := r.pub
 	if p.QoS != packet.QoS0 {
 		p.PacketID = bufferPlaceholderID
 	}
 	b, err := p.Append(s.enc[:0])
-	if err == nil {
-		s.enc = b
-		err = s.store.Put(bufKey(seq), b)
-	}
 	if err != nil {
+		return errwrap.Wrap("session: persisting a queued message", err)
+	}
+	s.enc = b
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	seq := s.nextSeq
+	if err := s.store.Put(bufKey(seq), b); err != nil {
 		return errwrap.Wrap("session: persisting a queued message", err)
 	}
 	s.nextSeq++

@@ -16,6 +16,10 @@
 //	s.OnConnack(now, connack.SessionPresent, cleanSession)
 //	// user requests, handed to the loop:
 //	id, err := s.Publish(now, session.Message{Topic: "a/b", Payload: p, QoS: 1})
+//	// or persisted on the publisher's goroutine first, then handed over:
+//	seq, err := s.Stage(msg) // any goroutine
+//	msg.Seq = seq
+//	id, err = s.Publish(now, msg) // the loop
 //	id, err = s.Subscribe(now, subs)
 //	// each packet the reader decoded:
 //	err = s.Received(now, p)
@@ -44,10 +48,13 @@
 // returns: it has an s- record when it was admitted to the in-flight window
 // at once, an sb- record when it waits for room in the window or sits in the
 // offline buffer. A QoS 0 message gets an sb- record only in an offline
-// buffer with BufferOptions.Persist. When a queued message is admitted, its
-// s- record carries seq (8 bytes, big-endian, after the PUBLISH) and is
-// written before the sb- record is removed. A message admitted at once costs
-// one Put and one Remove; only messages that wait pay the second pair.
+// buffer with BufferOptions.Persist, or when it was staged. When a queued
+// (or staged) message is admitted, its s- record carries seq (8 bytes,
+// big-endian, after the PUBLISH) and is written before the sb- record is
+// removed. A message admitted at once costs one Put and one Remove; only
+// messages that wait pay the second pair. Stage writes the sb- record
+// before Publish: a staged message pays the Put, the s- Put and the Remove
+// whether it waits or not, and one Publish refuses loses its record.
 //
 // New restores what the store holds, in the store's insertion order (not
 // identifier order, so the order survives wrap-around): s- records become
@@ -85,7 +92,12 @@
 // # Concurrency
 //
 // A Session is not safe for concurrent use: it belongs to one goroutine (the
-// client's loop) and starts none. Packets and events it returns point into
+// client's loop) and starts none. The exceptions are Stage and Unstage,
+// safe for concurrent use with each other and with every other method:
+// they let a publisher persist a message on its own goroutine, before it
+// hands the message (with Message.Seq) to the owner, which passes it to
+// Publish. They need a store safe for concurrent use, as those of package
+// store are. Packets and events it returns point into
 // its own memory and are valid until the next call (see Event). The ping
 // senders are safe for concurrent use: the session drives them from its
 // owner's goroutine, while TimerPingSender calls its check function on a
@@ -122,7 +134,7 @@
 // its handler returns.
 //
 // A QoS 0 message is held in memory only, unless it is in an offline buffer
-// with BufferOptions.Persist: a crash loses it, which QoS 0 allows. With a
+// with BufferOptions.Persist or was staged: a crash loses it, which QoS 0 allows. With a
 // store.Memory, nothing survives the process, whatever the records say.
 //
 // Inbound QoS 1 deliveries awaiting Ack when the connection drops are voided

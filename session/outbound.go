@@ -23,26 +23,32 @@ import (
 // when it is full.
 //
 // So a QoS 1 or 2 message is in the store before Publish returns without
-// error, and a durable store keeps it across a crash of the process.
+// error, and a durable store keeps it across a crash of the process. A
+// message staged with Stage (msg.Seq set) is in the store before Publish is
+// called; Publish takes its record over and removes it when it refuses the
+// message.
 //
 // The session keeps msg.Payload without copying it: do not modify it until
 // the message completes. Errors: ErrInvalidMessage (wrapping the packet
 // error), ErrNotConnected, ErrBufferFull, or an error of the store, in which
 // case nothing was accepted.
 func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
-	if !msg.QoS.Valid() {
-		return 0, ofKind(ErrInvalidMessage, packet.ErrInvalidQoS)
-	}
-	if err := packet.ValidateTopicName(msg.Topic); err != nil {
-		return 0, ofKind(ErrInvalidMessage, err)
+	if err := validateMessage(msg); err != nil {
+		s.dropStaged(msg.Seq)
+		return 0, err
 	}
 	if !s.connected {
-		return s.bufferPublish(msg)
+		id, err := s.bufferPublish(msg)
+		if err != nil {
+			s.dropStaged(msg.Seq)
+		}
+		return id, err
 	}
 	r := s.newOut(kindPublish)
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
+	r.bufSeq = msg.Seq
 	if msg.QoS == packet.QoS0 {
-		r.st = stQueued0
+		r.st = stQueued0 // a staged record goes when NextToSend hands it out
 		s.pubs.Push(sendEntry{typ: packet.TypePublish, rec: r, gen: r.gen})
 		return r.id, nil
 	}
@@ -50,12 +56,19 @@ func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
 		if err := s.admit(r); err != nil {
 			s.nextMsgID-- // the ID was never seen
 			s.freeOut(r)
+			s.dropStaged(msg.Seq)
 			return 0, err
 		}
 		return r.id, nil
 	}
 	// The window is full: the message waits, durably, so that accepting it
-	// means it survives a crash. Only a message that waits pays the write.
+	// means it survives a crash. Only a message that waits pays the write,
+	// unless it was staged.
+	if r.bufSeq != 0 {
+		r.st = stWaiting
+		s.waiting.PushBack(r)
+		return r.id, nil
+	}
 	if err := s.persistQueued(r); err != nil {
 		s.nextMsgID--
 		s.freeOut(r)

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/packet"
@@ -91,6 +92,13 @@ type Message struct {
 	Payload []byte // owned by the session from Publish until the message completes
 	QoS     packet.QoS
 	Retain  bool
+	// Seq, when not 0, says that the message is in the store already,
+	// under sb-<Seq>, written there by Stage. Publish then writes no record
+	// of its own: a message admitted to the window at once moves to s-<id>
+	// as a waiting one does, one that waits or is buffered keeps its staged
+	// record, a QoS 0 message sent at once loses it when it is handed out,
+	// and a message Publish refuses loses it before Publish returns.
+	Seq uint64
 }
 
 // MsgID identifies a publish, subscribe or unsubscribe for its whole life
@@ -225,8 +233,9 @@ var keyPrefixes = [3]string{"s-", "sc-", "r-"}
 // the in-flight window, the offline buffer and keep-alive, backed by a
 // store. It is Paho's ClientState and CommsTokenStore without threads.
 //
-// A Session is owned by one goroutine, the client's loop: every method must
-// be called from it (it is not safe for concurrent use). It starts no
+// A Session is owned by one goroutine, the client's loop: every method but
+// Stage and Unstage must be called from it (it is not safe for concurrent
+// use). Stage and Unstage may be called from any goroutine at any time. It starts no
 // goroutine and does no I/O other than calls to its store; time is passed
 // in as now.
 type Session struct {
@@ -249,7 +258,11 @@ type Session struct {
 	// the connection.
 	extraComp map[uint16]int
 	nextMsgID MsgID
-	nextSeq   uint64 // next sb- sequence number
+	// seqMu guards nextSeq and serialises the writes of sb- records, by
+	// Stage on any goroutine and persistQueued on the owner's, so that the
+	// store's key order is the sequence order.
+	seqMu   sync.Mutex
+	nextSeq uint64 // next sb- sequence number
 
 	restoredSeqs []uint64 // during restore: sequences carried by s- records
 
