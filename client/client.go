@@ -113,7 +113,7 @@ func New(opts Options) (*Client, error) {
 	}
 	sess, err := session.New(session.Options{
 		Store:       st,
-		MaxInflight: o.MaxInFlight,
+		MaxInFlight: o.MaxInFlight,
 		KeepAlive:   max(o.KeepAlive, 0),
 		PingTimeout: o.PingTimeout,
 		ManualAcks:  true, // the client acks when the handler returns, or on Message.Ack

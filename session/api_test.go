@@ -63,7 +63,7 @@ func TestStrictAcks(t *testing.T) {
 // accepted in (a subscribe takes an identifier between them), and not once
 // the identifier is freed.
 func TestMsgIDOf(t *testing.T) {
-	h := newHarness(t, Options{MaxInflight: 1})
+	h := newHarness(t, Options{MaxInFlight: 1})
 	runSteps(t, h, []step{
 		{at: 0, do: connack(false, false)},
 		{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
@@ -193,4 +193,18 @@ func TestExtraPubcompBounded(t *testing.T) {
 	}
 	require.Len(t, h.s.extraComp, maxExtraComp)
 	require.Equal(t, maxExtraComp, h.s.extraComp[1])
+}
+
+// TestDefaultMaxInFlight checks the default window: 20 QoS 1 and 2
+// publishes on the wire, the 21st waits.
+func TestDefaultMaxInFlight(t *testing.T) {
+	require.Equal(t, 20, DefaultMaxInFlight)
+	h := newHarness(t, Options{})
+	require.NoError(t, h.s.OnConnack(at(0), false, false))
+	for i := range DefaultMaxInFlight + 1 {
+		_, err := h.s.Publish(at(0), Message{Topic: "t", QoS: packet.QoS(1 + i%2)})
+		require.NoError(t, err)
+	}
+	require.Equal(t, DefaultMaxInFlight, h.s.InFlight())
+	require.Equal(t, 1, h.s.Waiting())
 }

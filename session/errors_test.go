@@ -69,10 +69,10 @@ func TestErrorTexts(t *testing.T) {
 		cases = append(cases, errCase{name, err, want, is})
 	}
 
-	_, err := New(Options{Store: m, MaxInflight: -1})
-	add("MaxInflight", err, "session: MaxInflight -1 out of range 0..65535")
-	_, err = New(Options{Store: m, MaxInflight: 70000})
-	add("MaxInflight high", err, "session: MaxInflight 70000 out of range 0..65535")
+	_, err := New(Options{Store: m, MaxInFlight: -1})
+	add("MaxInFlight", err, "session: MaxInFlight -1 out of range 0..65535")
+	_, err = New(Options{Store: m, MaxInFlight: 70000})
+	add("MaxInFlight high", err, "session: MaxInFlight 70000 out of range 0..65535")
 	_, err = New(Options{Store: m, Buffer: BufferOptions{Size: -3}})
 	add("buffer size", err, "session: buffer size -3 is negative")
 

@@ -10,13 +10,12 @@ import (
 	"github.com/linnet-mqtt/linnet/store"
 )
 
-// DefaultMaxInflight is the in-flight window when Options.MaxInflight is 0:
-// at most this many QoS 1 and 2 publishes hold a packet identifier and await
-// their final acknowledgement at once; later ones wait in the session, in
-// order, without an identifier. Paho's default of 10 stalls a pipeline on any
-// link with latency; 128 keeps a fast link busy while bounding the burst of
-// re-sends after a reconnect and what a broker has to hold for one client.
-const DefaultMaxInflight = 128
+// DefaultMaxInFlight is the in-flight window when Options.MaxInFlight is 0:
+// at most this many QoS 1 and 2 publishes are on the wire awaiting their
+// final acknowledgement at once; later ones wait in the session, in order,
+// without an identifier. It is mosquitto's default max_inflight_messages
+// (a server that allows fewer refuses the client) and the client's default.
+const DefaultMaxInFlight = 20
 
 // DefaultBufferSize is the capacity of the offline buffer when
 // BufferOptions.Size is 0, as in Paho's DisconnectedBufferOptions.
@@ -29,9 +28,9 @@ type Options struct {
 	// Store holds the in-flight state. It must be open (the client opens
 	// it with its client id and server URI). nil means a new store.Memory.
 	Store store.Persistence
-	// MaxInflight is the in-flight window: 1 to 65535, 0 means
-	// DefaultMaxInflight. Publishes beyond it wait, they do not fail.
-	MaxInflight int
+	// MaxInFlight is the in-flight window: 1 to 65535, 0 means
+	// DefaultMaxInFlight. Publishes beyond it wait, they do not fail.
+	MaxInFlight int
 	// KeepAlive is the keep-alive interval sent in CONNECT; 0 turns
 	// keep-alive off. Sub-second precision is kept, although CONNECT
 	// carries whole seconds.
@@ -312,8 +311,8 @@ type Session struct {
 // Records that cannot be used are logged, removed and skipped; New fails only
 // when the options are invalid or the store cannot list its keys.
 func New(opts Options) (*Session, error) {
-	if opts.MaxInflight < 0 || opts.MaxInflight > MaxPacketIDs {
-		return nil, errors.New("session: MaxInflight " + strconv.Itoa(opts.MaxInflight) + " out of range 0.." + strconv.Itoa(MaxPacketIDs))
+	if opts.MaxInFlight < 0 || opts.MaxInFlight > MaxPacketIDs {
+		return nil, errors.New("session: MaxInFlight " + strconv.Itoa(opts.MaxInFlight) + " out of range 0.." + strconv.Itoa(MaxPacketIDs))
 	}
 	if opts.Buffer.Size < 0 {
 		return nil, errors.New("session: buffer size " + strconv.Itoa(opts.Buffer.Size) + " is negative")
@@ -325,7 +324,7 @@ func New(opts Options) (*Session, error) {
 		opts:        opts,
 		store:       opts.Store,
 		log:         opts.Logger,
-		maxIn:       opts.MaxInflight,
+		maxIn:       opts.MaxInFlight,
 		bufSize:     opts.Buffer.Size,
 		ids:         newIDSet(),
 		byPID:       make(map[uint16]*outRecord),
@@ -340,7 +339,7 @@ func New(opts Options) (*Session, error) {
 		s.log = discardLogger
 	}
 	if s.maxIn == 0 {
-		s.maxIn = DefaultMaxInflight
+		s.maxIn = DefaultMaxInFlight
 	}
 	if s.bufSize == 0 {
 		s.bufSize = DefaultBufferSize

@@ -158,7 +158,7 @@ func TestManualAcksInOrder(t *testing.T) {
 // [MQTT-2.3.1-2]; until then it is held under sb-<seq>, which goes when
 // s-<id> is written.
 func TestInflightWindowQueues(t *testing.T) {
-	h := newHarness(t, Options{MaxInflight: 2})
+	h := newHarness(t, Options{MaxInFlight: 2})
 	runSteps(t, h, []step{
 		{at: 0, do: connack(false, false)},
 		{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
@@ -248,7 +248,7 @@ func TestOfflineBuffer(t *testing.T) {
 		require.ErrorIs(t, err, ErrNotConnected)
 	})
 	t.Run("refuse when full", func(t *testing.T) {
-		h := newHarness(t, Options{MaxInflight: 1, Buffer: BufferOptions{Enabled: true, Size: 2}})
+		h := newHarness(t, Options{MaxInFlight: 1, Buffer: BufferOptions{Enabled: true, Size: 2}})
 		runSteps(t, h, []step{
 			{at: 1, do: publish(1, "a")},
 			{at: 2, do: publish(0, "b")},
@@ -399,7 +399,7 @@ func TestInvalidInput(t *testing.T) {
 		require.ErrorAs(t, err, &ue, "%v", p.Type())
 		require.ErrorIs(t, err, ErrUnexpectedPacket)
 	}
-	_, err = New(Options{MaxInflight: 70000})
+	_, err = New(Options{MaxInFlight: 70000})
 	require.Error(t, err)
 	require.Equal(t, 0, h.s.ids.Len())
 	require.False(t, h.s.Pending())

@@ -77,7 +77,7 @@ func TestStagedPublish(t *testing.T) {
 		require.Empty(t, h.storeKeys())
 	})
 	t.Run("waits for the window", func(t *testing.T) {
-		h := newHarness(t, Options{MaxInflight: 1})
+		h := newHarness(t, Options{MaxInFlight: 1})
 		runSteps(t, h, []step{
 			{at: 0, do: connack(false, false)},
 			{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},

@@ -70,7 +70,7 @@ func (w *windowServer) answer() (packet.Packet, []string) {
 // fillStore leaves in st what a session with a large window leaves when
 // it dies: 200 QoS 2 messages sent, the first released ones past PUBREC.
 func fillStore(t *testing.T, st store.Persistence, released int) {
-	s, err := New(Options{Store: st, MaxInflight: 200})
+	s, err := New(Options{Store: st, MaxInFlight: 200})
 	require.NoError(t, err)
 	require.NoError(t, s.OnConnack(at(0), false, false))
 	for i := 1; i <= 200; i++ {
@@ -122,7 +122,7 @@ func TestRestoredWindow(t *testing.T) {
 			const released = 30
 			fillStore(t, st, released)
 
-			s, err := New(Options{Store: st, MaxInflight: 20})
+			s, err := New(Options{Store: st, MaxInFlight: 20})
 			require.NoError(t, err)
 			require.Equal(t, 200, s.InFlight())
 			require.NoError(t, s.OnConnack(at(0), true, false))
@@ -162,7 +162,7 @@ func TestReconnectWindow(t *testing.T) {
 	require.NoError(t, m.Open("c", "tcp://x"))
 	const released = 10
 	fillStore(t, m, released)
-	s, err := New(Options{Store: m, MaxInflight: 20})
+	s, err := New(Options{Store: m, MaxInFlight: 20})
 	require.NoError(t, err)
 	require.NoError(t, s.OnConnack(at(0), true, false))
 	w := &windowServer{t: t, s: s, window: 20, onWire: map[uint16]bool{}}
