@@ -133,6 +133,7 @@ func New(opts Options) (*Client, error) {
 		tok.msgID.Store(uint64(out.ID))
 		tok.id.Store(uint32(out.PacketID))
 		c.own.pending[out.ID] = pendingOp{kind: packet.TypePublish, tok: tok, topic: out.Message.Topic, qos: out.Message.QoS}
+		sess.SetTag(out.ID, tok)
 		c.restored = append(c.restored, tok)
 	}
 	return c, nil
@@ -249,7 +250,7 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		t.complete(err)
 		return t
 	}
-	msg := session.Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain}
+	msg := session.Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain, Tag: t}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

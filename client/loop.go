@@ -933,7 +933,7 @@ func (l *loop) established(sessionPresent bool, v Version) {
 	l.c.mu.Unlock()
 	if !sessionPresent && !o.NoResubscribe && len(l.own.subs) > 0 {
 		subs := append([]Subscription(nil), l.own.subs...)
-		id, err := l.own.sess.Subscribe(now, subs)
+		id, err := l.own.sess.Subscribe(now, subs, nil)
 		if err != nil {
 			l.c.log.Warn("mqtt: re-subscribing", "err", err)
 		} else {
@@ -1138,7 +1138,7 @@ func (l *loop) pump(now time.Time) error {
 	l.drainEvents()
 	fresh, urgent := 0, false // QoS 1 and 2 publishes queued by this round; anything not to hold
 	for {
-		p, ok := l.own.sess.NextToSend(now)
+		p, tag, ok := l.own.sess.NextToSend(now)
 		if !ok {
 			break
 		}
@@ -1149,7 +1149,7 @@ func (l *loop) pump(now time.Time) error {
 			} else {
 				fresh++ // a re-sent DUP too: it is not in flight on this connection yet
 				if !p.Dup {
-					l.assignID(p.PacketID)
+					assignID(tag, p.PacketID)
 				}
 			}
 		case *packet.Puback, *packet.Pubrec, *packet.Pubrel, *packet.Pubcomp:
@@ -1247,15 +1247,11 @@ func (l *loop) flush(now time.Time) error {
 	return nil
 }
 
-// assignID gives the token of the publish holding packet id pid its id,
-// as the PUBLISH goes out.
-func (l *loop) assignID(pid uint16) {
-	id, ok := l.own.sess.MsgIDOf(pid)
-	if !ok {
-		return
-	}
-	if op, ok := l.own.pending[id]; ok && op.tok != nil {
-		op.tok.id.Store(uint32(pid))
+// assignID gives the token a PUBLISH was tagged with (see PublishAsync)
+// its packet id pid, as the PUBLISH goes out.
+func assignID(tag any, pid uint16) {
+	if tok, _ := tag.(*Token); tok != nil {
+		tok.id.Store(uint32(pid))
 	}
 }
 
@@ -1424,14 +1420,14 @@ func (l *loop) handleRequests(now time.Time) {
 		case reqPublish:
 			l.publish(r, now)
 		case reqSubscribe:
-			id, err := l.own.sess.Subscribe(now, r.subs)
+			id, err := l.own.sess.Subscribe(now, r.subs, nil)
 			if err != nil {
 				r.reply <- opResult{err: mapSessionErr(err)}
 				continue
 			}
 			l.own.pending[id] = pendingOp{kind: packet.TypeSubscribe, subs: r.subs, reply: r.reply}
 		case reqUnsubscribe:
-			id, err := l.own.sess.Unsubscribe(now, r.filters)
+			id, err := l.own.sess.Unsubscribe(now, r.filters, nil)
 			if err != nil {
 				r.reply <- opResult{err: mapSessionErr(err)}
 				continue

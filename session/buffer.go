@@ -33,6 +33,7 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
 	r.st = stBuffered
 	r.bufSeq = msg.Seq // staged: its record is already in the store
+	r.tag = msg.Tag
 	if r.bufSeq == 0 && (msg.QoS != packet.QoS0 || s.opts.Buffer.Persist) {
 		if err := s.persistQueued(r); err != nil {
 			s.nextMsgID--
@@ -80,6 +81,7 @@ type Outstanding struct {
 	Message  Message // for a restored PUBREL, only QoS is known
 	PacketID uint16  // 0 while the message waits or is buffered
 	Released bool    // QoS 2 past PUBREC: only PUBCOMP is missing
+	Tag      any     // see Message.Tag: nil for a restored message until SetTag
 }
 
 // Outstanding lists the publishes the session holds: in flight (PUBREL
@@ -93,6 +95,7 @@ func (s *Session) Outstanding() []Outstanding {
 				ID:       r.id,
 				Message:  Message{Topic: r.pub.Topic, Payload: r.pub.Payload, QoS: r.pub.QoS, Retain: r.pub.Retain},
 				Released: r.st == stReleased,
+				Tag:      r.tag,
 			}
 			if r.st == stInflight || r.st == stReleased {
 				o.PacketID = r.pub.PacketID

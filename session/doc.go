@@ -20,13 +20,13 @@
 //	seq, err := s.Stage(msg) // any goroutine
 //	msg.Seq = seq
 //	id, err = s.Publish(now, msg) // the loop
-//	id, err = s.Subscribe(now, subs)
+//	id, err = s.Subscribe(now, subs, tag)
 //	// each packet the reader decoded:
 //	err = s.Received(now, p)
 //	// when NextDeadline is reached (or the PingSender fires):
 //	err = s.Tick(now)
 //	// after each of these, write what is queued and act on the events:
-//	for p, ok := s.NextToSend(now); ok; p, ok = s.NextToSend(now) { w.Queue(p) }
+//	for p, _, ok := s.NextToSend(now); ok; p, _, ok = s.NextToSend(now) { w.Queue(p) }
 //	w.Flush()
 //	for e, ok := s.NextEvent(); ok; e, ok = s.NextEvent() { ... }
 //	// when the connection ends (read/write error, Tick's timeout, Close):
@@ -35,7 +35,8 @@
 // Events are deliveries (a message for the application; with
 // Options.ManualAcks its AckID goes back through Ack when the application is
 // done) and completions (a MsgID is over: Err nil after the final ack, or why
-// it failed). A completion never comes before the final ack: PUBACK for QoS
+// it failed; Tag is the owner's tag given with the message, see
+// Message.Tag, so that the owner needs no table from MsgID to its token). A completion never comes before the final ack: PUBACK for QoS
 // 1, PUBCOMP for QoS 2, SUBACK, UNSUBACK; a QoS 0 publish completes when it
 // is handed out.
 //
@@ -67,7 +68,7 @@
 // removed: the message is restored once, in flight. Records that do not
 // decode, or do not belong under their key, are logged, removed and skipped.
 // Outstanding lists the restored messages so that the client can rebuild
-// its tokens.
+// its tokens, and SetTag attaches a token to each.
 //
 // On OnConnack without clean session, PUBRELs are re-sent first (in PUBREC
 // order), then the unacknowledged PUBLISHes (in publish order, DUP=1), then

@@ -13,7 +13,7 @@ import (
 // were among it.
 func drainPings(s *Session, now time.Time) int {
 	n := 0
-	for p, ok := s.NextToSend(now); ok; p, ok = s.NextToSend(now) {
+	for p, _, ok := s.NextToSend(now); ok; p, _, ok = s.NextToSend(now) {
 		if _, ok := p.(*packet.Pingreq); ok {
 			n++
 		}

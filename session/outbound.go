@@ -46,7 +46,7 @@ func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
 	}
 	r := s.newOut(kindPublish)
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
-	r.bufSeq = msg.Seq
+	r.bufSeq, r.tag = msg.Seq, msg.Tag
 	if msg.QoS == packet.QoS0 {
 		r.st = stQueued0 // a staged record goes when NextToSend hands it out
 		s.pubs.Push(sendEntry{typ: packet.TypePublish, rec: r, gen: r.gen})
@@ -120,10 +120,10 @@ func (s *Session) admit(r *outRecord) error {
 }
 
 // Subscribe queues a SUBSCRIBE and returns its MsgID; the completion event
-// carries the SUBACK as Reply. The session keeps subs without copying it.
+// carries the SUBACK as Reply, and tag (see Message.Tag). The session keeps subs without copying it.
 // It waits for a packet identifier when all are in use. Errors:
 // ErrNotConnected, ErrInvalidMessage.
-func (s *Session) Subscribe(now time.Time, subs []packet.Subscription) (MsgID, error) {
+func (s *Session) Subscribe(now time.Time, subs []packet.Subscription, tag any) (MsgID, error) {
 	if !s.connected {
 		return 0, ErrNotConnected
 	}
@@ -140,13 +140,14 @@ func (s *Session) Subscribe(now time.Time, subs []packet.Subscription) (MsgID, e
 	}
 	r := s.newOut(kindSubscribe)
 	r.sub.Subscriptions = subs
+	r.tag = tag
 	s.admitCtlOrWait(r)
 	return r.id, nil
 }
 
 // Unsubscribe queues an UNSUBSCRIBE and returns its MsgID; the completion
 // event carries the UNSUBACK as Reply. As Subscribe otherwise.
-func (s *Session) Unsubscribe(now time.Time, filters []string) (MsgID, error) {
+func (s *Session) Unsubscribe(now time.Time, filters []string, tag any) (MsgID, error) {
 	if !s.connected {
 		return 0, ErrNotConnected
 	}
@@ -160,6 +161,7 @@ func (s *Session) Unsubscribe(now time.Time, filters []string) (MsgID, error) {
 	}
 	r := s.newOut(kindUnsubscribe)
 	r.unsub.Filters = filters
+	r.tag = tag
 	s.admitCtlOrWait(r)
 	return r.id, nil
 }
@@ -284,45 +286,56 @@ func (s *Session) Cancel(id MsgID) bool {
 	return false
 }
 
-// NextToSend returns the next packet to write, or false when there is none.
-// Control packets (acks, PINGREQ, PUBREL, SUBSCRIBE, UNSUBSCRIBE) come
-// before publishes. Everything that needs a record was persisted before it
-// is returned here.
+// NextToSend returns the next packet to write and the tag of the message it
+// belongs to, or false when there is none. Control packets (acks, PINGREQ,
+// PUBREL, SUBSCRIBE, UNSUBSCRIBE) come before publishes. Everything that
+// needs a record was persisted before it is returned here.
+//
+// The tag is the one given to Publish, Subscribe, Unsubscribe or SetTag for
+// a PUBLISH, SUBSCRIBE or UNSUBSCRIBE, and for the PUBREL of a QoS 2
+// publish; it is nil for acks of inbound messages, PINGREQ and a PUBREL
+// answering a PUBREC for an unknown identifier. An owner that shows packet
+// identifiers to its users (a token's message id) takes it from a PUBLISH
+// handed out with its tag.
 //
 // The packet is owned by the session and valid until the next call on it:
 // encode it at once (packet.Writer.Queue). The session counts it as sent at
 // now for keep-alive. A QoS 0 publish completes (an EventCompletion) when it
 // is handed out.
-func (s *Session) NextToSend(now time.Time) (packet.Packet, bool) {
+func (s *Session) NextToSend(now time.Time) (packet.Packet, any, bool) {
 	for s.control.Len() > 0 {
 		e := s.control.Pop()
-		if e.rec != nil && e.rec.gen != e.gen {
-			continue // the record completed meanwhile
+		var tag any
+		if e.rec != nil {
+			if e.rec.gen != e.gen {
+				continue // the record completed meanwhile
+			}
+			tag = e.rec.tag
 		}
 		s.lastSent = now
 		switch e.typ {
 		case packet.TypePuback:
 			s.puback.PacketID = e.pid
-			return &s.puback, true
+			return &s.puback, nil, true
 		case packet.TypePubrec:
 			s.pubrec.PacketID = e.pid
-			return &s.pubrec, true
+			return &s.pubrec, nil, true
 		case packet.TypePubrel:
 			s.pubrel.PacketID = e.pid
-			return &s.pubrel, true
+			return &s.pubrel, tag, true
 		case packet.TypePubcomp:
 			s.pubcomp.PacketID = e.pid
-			return &s.pubcomp, true
+			return &s.pubcomp, nil, true
 		case packet.TypePingreq:
 			s.pingQueued = false
 			s.reschedule(now) // the deadline a keep-alive period away may be earlier than the ping timeout
-			return &s.pingreq, true
+			return &s.pingreq, nil, true
 		case packet.TypeSubscribe:
 			e.rec.sent = true
-			return &e.rec.sub, true
+			return &e.rec.sub, tag, true
 		case packet.TypeUnsubscribe:
 			e.rec.sent = true
-			return &e.rec.unsub, true
+			return &e.rec.unsub, tag, true
 		}
 	}
 	for s.pubs.Len() > 0 {
@@ -334,18 +347,19 @@ func (s *Session) NextToSend(now time.Time) (packet.Packet, bool) {
 		s.lastSent = now
 		if r.st == stQueued0 {
 			s.pub0 = r.pub
+			tag := r.tag
 			if r.bufSeq != 0 {
 				if err := s.store.Remove(bufKey(r.bufSeq)); err != nil {
 					s.log.Error("session: removing buffered record", "key", bufKey(r.bufSeq), "err", err)
 				}
 			}
 			s.complete(r, nil, nil)
-			return &s.pub0, true
+			return &s.pub0, tag, true
 		}
 		r.sent = true
-		return &r.pub, true
+		return &r.pub, r.tag, true
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 // Pending reports whether NextToSend has a packet.

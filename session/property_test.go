@@ -155,7 +155,7 @@ func (m *model) events() {
 // flush hands every queued packet to the broker.
 func (m *model) flush() {
 	for {
-		p, ok := m.s.NextToSend(m.now)
+		p, _, ok := m.s.NextToSend(m.now)
 		if !ok {
 			break
 		}

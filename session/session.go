@@ -91,6 +91,12 @@ type Message struct {
 	Payload []byte // owned by the session from Publish until the message completes
 	QoS     packet.QoS
 	Retain  bool
+	// Tag is the owner's, carried without a look from Publish to the
+	// message's completion event (Event.Tag) and handed back by NextToSend
+	// with its PUBLISH, so that an owner keeps no table of its own (a token,
+	// typically). It is not persisted: a restored message has none until
+	// SetTag gives it one.
+	Tag any
 	// Seq, when not 0, says that the message is in the store already,
 	// under sb-<Seq>, written there by Stage. Publish then writes no record
 	// of its own: a message admitted to the window at once moves to s-<id>
@@ -145,6 +151,7 @@ type Event struct {
 
 	// Completion.
 	ID    MsgID
+	Tag   any           // the tag given to Publish, Subscribe, Unsubscribe or SetTag
 	Err   error         // nil: the final ack arrived (or, for QoS 0, the packet was handed out)
 	Reply packet.Packet // the *packet.Suback or *packet.Unsuback of a subscribe or unsubscribe
 }
@@ -178,6 +185,7 @@ type outRecord struct {
 	sent   bool   // handed out at least once (or restored): a re-send has DUP=1
 	held   bool   // in flight from an earlier connection, not re-sent on this one yet (see Session.resend)
 	bufSeq uint64 // sequence of its sb- record, 0 if none
+	tag    any    // the owner's, see Message.Tag
 	pub    packet.Publish
 	sub    packet.Subscribe
 	unsub  packet.Unsubscribe
@@ -410,23 +418,24 @@ func (s *Session) freeIn(r *inRecord) {
 }
 
 func (s *Session) complete(r *outRecord, err error, reply packet.Packet) {
-	s.events.Push(Event{Kind: EventCompletion, ID: r.id, Err: err, Reply: reply})
+	s.events.Push(Event{Kind: EventCompletion, ID: r.id, Tag: r.tag, Err: err, Reply: reply})
 	s.freeOut(r)
 }
 
-// MsgIDOf returns the MsgID of the publish, subscribe or unsubscribe that
-// holds packet identifier pid, and false when none does. A publish holds its
-// identifier from the moment it is admitted to the in-flight window (before
-// NextToSend returns it) to its final ack; an owner that shows packet
-// identifiers to its users (a token's message id) looks it up here when
-// NextToSend hands the PUBLISH out, whatever order publishes were admitted
-// in. It costs one map lookup.
-func (s *Session) MsgIDOf(pid uint16) (MsgID, bool) {
-	r := s.byPID[pid]
-	if r == nil {
-		return 0, false
+// SetTag gives the publish id, still held by the session, the tag its
+// completion event and NextToSend carry (see Message.Tag): for messages New
+// restored, which Outstanding lists without one. It reports whether the
+// session holds id.
+func (s *Session) SetTag(id MsgID, tag any) bool {
+	for _, l := range []*outList{&s.released, &s.inflight, &s.waiting, &s.buffer} {
+		for r := l.head; r != nil; r = r.next {
+			if r.id == id {
+				r.tag = tag
+				return true
+			}
+		}
 	}
-	return r.id, true
+	return false
 }
 
 // Connected reports whether the session is between OnConnack and

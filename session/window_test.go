@@ -25,7 +25,7 @@ type windowServer struct {
 
 func (w *windowServer) drain() []string {
 	var out []string
-	for p, ok := w.s.NextToSend(at(0)); ok; p, ok = w.s.NextToSend(at(0)) {
+	for p, _, ok := w.s.NextToSend(at(0)); ok; p, _, ok = w.s.NextToSend(at(0)) {
 		switch p := p.(type) {
 		case *packet.Publish:
 			require.False(w.t, w.onWire[p.PacketID], "PUBLISH %d sent twice", p.PacketID)
@@ -77,7 +77,7 @@ func fillStore(t *testing.T, st store.Persistence, released int) {
 		_, err := s.Publish(at(0), Message{Topic: "t", Payload: fmt.Appendf(nil, "m%03d", i), QoS: 2})
 		require.NoError(t, err)
 	}
-	for _, ok := s.NextToSend(at(0)); ok; _, ok = s.NextToSend(at(0)) {
+	for _, _, ok := s.NextToSend(at(0)); ok; _, _, ok = s.NextToSend(at(0)) {
 	}
 	for i := 1; i <= released; i++ {
 		require.NoError(t, s.Received(at(0), &packet.Pubrec{PacketID: uint16(i)}))
