@@ -63,12 +63,15 @@ func (s *Session) persistQueued(r *outRecord) error {
 	}
 	s.enc = b
 	s.seqMu.Lock()
-	defer s.seqMu.Unlock()
 	seq := s.nextSeq
-	if err := s.store.Put(bufKey(seq), b); err != nil {
+	err = s.store.Put(bufKey(seq), b)
+	if err == nil {
+		s.nextSeq++
+	}
+	s.seqMu.Unlock()
+	if err != nil {
 		return errwrap.Wrap("session: persisting a queued message", err)
 	}
-	s.nextSeq++
 	r.bufSeq = seq
 	return nil
 }

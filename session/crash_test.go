@@ -191,6 +191,8 @@ func TestCrashWaitingForWindow(t *testing.T) {
 	require.Empty(t, c.storeKeys())
 }
 
+var errDied = errors.New("the process died here")
+
 // failRemoveStore refuses to remove one key, leaving the store as a crash
 // right before that Remove would.
 type failRemoveStore struct {
@@ -200,7 +202,7 @@ type failRemoveStore struct {
 
 func (f failRemoveStore) Remove(k string) error {
 	if k == f.key {
-		return errors.New("the process died here")
+		return errDied
 	}
 	return f.Persistence.Remove(k)
 }

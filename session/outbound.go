@@ -32,18 +32,22 @@ import (
 // the message completes. Errors: ErrInvalidMessage (wrapping the packet
 // error), ErrNotConnected, ErrBufferFull, or an error of the store, in which
 // case nothing was accepted.
-func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
-	if err := validateMessage(msg); err != nil {
-		s.dropStaged(msg.Seq)
-		return 0, err
+func (s *Session) Publish(now time.Time, msg Message) (id MsgID, err error) {
+	if err = validateMessage(msg); err == nil && !s.connected {
+		id, err = s.bufferPublish(msg)
+	} else if err == nil {
+		id, err = s.publishConnected(msg)
 	}
-	if !s.connected {
-		id, err := s.bufferPublish(msg)
-		if err != nil {
-			s.dropStaged(msg.Seq)
+	if err != nil && msg.Seq != 0 {
+		// Refused: its staged record must not come back after a restart.
+		if err := s.Unstage(msg.Seq); err != nil {
+			s.log.Error("session: removing the staged record of a refused message", "key", bufKey(msg.Seq), "err", err)
 		}
-		return id, err
 	}
+	return id, err
+}
+
+func (s *Session) publishConnected(msg Message) (MsgID, error) {
 	r := s.newOut(kindPublish)
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
 	r.bufSeq, r.tag = msg.Seq, msg.Tag
@@ -56,7 +60,6 @@ func (s *Session) Publish(now time.Time, msg Message) (MsgID, error) {
 		if err := s.admit(r); err != nil {
 			s.nextMsgID-- // the ID was never seen
 			s.freeOut(r)
-			s.dropStaged(msg.Seq)
 			return 0, err
 		}
 		return r.id, nil

@@ -1,20 +1,9 @@
 package session
 
 import (
-	"strconv"
-	"sync"
-
 	"github.com/linnet-mqtt/linnet/internal/errwrap"
 	"github.com/linnet-mqtt/linnet/packet"
 )
-
-// stageBufs holds encoding buffers for Stage, which may run on many
-// goroutines at once and so cannot use the session's own.
-var stageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
-// maxPooledStageBuf is the largest buffer Stage returns to the pool, so that
-// one huge message does not pin its buffer.
-const maxPooledStageBuf = 64 << 10
 
 // Stage validates msg and writes it to the store under sb-<seq>, encoded
 // exactly as a queued message is (a placeholder packet identifier for QoS 1
@@ -42,17 +31,12 @@ func (s *Session) Stage(msg Message) (seq uint64, err error) {
 	if p.QoS != packet.QoS0 {
 		p.PacketID = bufferPlaceholderID
 	}
-	bp := stageBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooledStageBuf {
-			stageBufs.Put(bp)
-		}
-	}()
-	b, err := p.Append((*bp)[:0])
+	// A buffer of its own per call: Stage may run on many goroutines at
+	// once, so it cannot use the session's; the store copies it.
+	b, err := p.Append(make([]byte, 0, min(p.Len(), 64<<10)))
 	if err != nil {
 		return 0, ofKind(ErrInvalidMessage, err)
 	}
-	*bp = b
 	s.seqMu.Lock()
 	defer s.seqMu.Unlock()
 	seq = s.nextSeq
@@ -67,26 +51,12 @@ func (s *Session) Stage(msg Message) (seq uint64, err error) {
 // staged a message but could not hand it to Publish (its client closed
 // meanwhile). It is safe for concurrent use, as Stage. Unstaging a sequence
 // that a Publish took over is a mistake the session cannot see: the message
-// is then no longer durable. The error is the store's.
+// is then no longer durable. The error is the store's, as it returned it.
 func (s *Session) Unstage(seq uint64) error {
 	if seq == 0 {
 		return nil
 	}
-	if err := s.store.Remove(bufKey(seq)); err != nil {
-		return errwrap.Wrap("session: removing staged record "+strconv.FormatUint(seq, 10), err)
-	}
-	return nil
-}
-
-// dropStaged removes the staged record of a message Publish refused, so
-// that nothing refused comes back after a restart.
-func (s *Session) dropStaged(seq uint64) {
-	if seq == 0 {
-		return
-	}
-	if err := s.store.Remove(bufKey(seq)); err != nil {
-		s.log.Error("session: removing the staged record of a refused message", "key", bufKey(seq), "err", err)
-	}
+	return s.store.Remove(bufKey(seq))
 }
 
 // validateMessage checks what Publish and Stage accept.

@@ -143,6 +143,8 @@ func TestStagedPublish(t *testing.T) {
 	})
 }
 
+var errDiskFull = errors.New("disk full")
+
 // failPutStore refuses to write keys with a prefix.
 type failPutStore struct {
 	store.Persistence
@@ -151,7 +153,7 @@ type failPutStore struct {
 
 func (f failPutStore) Put(k string, b []byte) error {
 	if strings.HasPrefix(k, f.prefix) {
-		return errors.New("disk full")
+		return errDiskFull
 	}
 	return f.Persistence.Put(k, b)
 }
