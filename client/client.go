@@ -65,7 +65,6 @@ type Client struct {
 type owned struct {
 	sess    *session.Session
 	store   store.Persistence
-	pending map[session.MsgID]pendingOp
 	subs    []Subscription // subscriptions to re-make after a lost session, in order
 }
 
@@ -100,7 +99,7 @@ func New(opts Options) (*Client, error) {
 	}
 	sess, err := session.New(session.Options{
 		Store:       st,
-		MaxInflight: o.MaxInFlight,
+		MaxInFlight: o.MaxInFlight,
 		KeepAlive:   max(o.KeepAlive, 0),
 		PingTimeout: o.PingTimeout,
 		ManualAcks:  true, // the client acks when the handler returns, or on Message.Ack
@@ -114,12 +113,13 @@ func New(opts Options) (*Client, error) {
 		_ = st.Close()
 		return nil, errwrap.Wrap("mqtt: restoring the session", err)
 	}
-	c.own = owned{sess: sess, store: st, pending: make(map[session.MsgID]pendingOp)}
+	c.own = owned{sess: sess, store: st}
 	for _, out := range sess.Outstanding() {
 		tok := newToken()
 		tok.msgID.Store(uint64(out.ID))
 		tok.id.Store(uint32(out.PacketID))
-		c.own.pending[out.ID] = pendingOp{kind: packet.TypePublish, tok: tok, topic: out.Message.Topic, qos: out.Message.QoS}
+		tok.topic, tok.qos = out.Message.Topic, out.Message.QoS
+		sess.SetTag(out.ID, tok)
 		c.restored = append(c.restored, tok)
 	}
 	return c, nil
@@ -261,7 +261,8 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		t.complete(err)
 		return t
 	}
-	msg := session.Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain}
+	t.topic, t.qos = topic, qos
+	msg := session.Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain, Tag: t}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -273,7 +274,6 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		// the message goes to the offline buffer or is refused.
 		id, err := c.own.sess.Publish(time.Now(), msg)
 		if err == nil {
-			c.own.pending[id] = pendingOp{kind: packet.TypePublish, tok: t, topic: topic, qos: qos}
 			t.msgID.Store(uint64(id))
 		}
 		c.drainIdleLocked()
@@ -477,9 +477,10 @@ func (c *Client) Close() error {
 	if c.own.store == nil {
 		return nil
 	}
-	for id, op := range c.own.pending {
-		delete(c.own.pending, id)
-		op.fail(ErrClosed)
+	for _, out := range c.own.sess.Outstanding() {
+		if tok, _ := out.Tag.(*Token); tok != nil {
+			tok.complete(ErrClosed)
+		}
 	}
 	for _, r := range c.reqs {
 		r.fail(ErrClosed)
@@ -560,11 +561,10 @@ func (c *Client) postLocked(r request) {
 	}
 }
 
-// cancelLocked withdraws a waiting publish while no loop runs.
+// cancelLocked withdraws a waiting publish while no state owner runs.
 func (c *Client) cancelLocked(t *Token, cause error) {
 	id := session.MsgID(t.msgID.Load())
 	if id != 0 && c.own.sess.Cancel(id) {
-		delete(c.own.pending, id)
 		t.complete(cause)
 	}
 }
@@ -578,9 +578,8 @@ func (c *Client) drainIdleLocked() {
 		if !ok {
 			return
 		}
-		if op, ok := c.own.pending[ev.ID]; ok && ev.Kind == session.EventCompletion {
-			delete(c.own.pending, ev.ID)
-			op.fail(mapSessionErr(ev.Err))
+		if tok, _ := ev.Tag.(*Token); tok != nil && ev.Kind == session.EventCompletion {
+			tok.complete(publishErr(ev.Err))
 		}
 	}
 }

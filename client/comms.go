@@ -162,18 +162,13 @@ func (m *comms) lost(server string, cause error) {
 func (m *comms) ended(err error) {
 	m.own.sess.ConnectionLost(time.Now(), err)
 	if !m.c.opts.PersistentSession {
-		for id, op := range m.own.pending {
-			if op.kind != packet.TypePublish || op.tok == nil {
+		for _, out := range m.own.sess.Outstanding() {
+			tok, _ := out.Tag.(*Token)
+			if tok == nil {
 				continue
 			}
-			if m.own.sess.Cancel(id) { // never sent: withdrawn
-				delete(m.own.pending, id)
-				op.tok.complete(err)
-				continue
-			}
-			op.tok.complete(err)
-			op.tok = nil
-			m.own.pending[id] = op // the completion to come finds no token
+			m.own.sess.Cancel(out.ID) // withdrawn if never sent
+			tok.complete(err)         // the completion to come, if any, finds it done
 		}
 	}
 	m.drainEvents()
@@ -373,7 +368,7 @@ func (m *comms) pump(now time.Time) error {
 	cn := m.cn
 	fresh, urgent := 0, false // QoS 1 and 2 publishes queued by this round; anything not to hold
 	for {
-		p, ok := m.own.sess.NextToSend(now)
+		p, tag, ok := m.own.sess.NextToSend(now)
 		if !ok {
 			break
 		}
@@ -384,7 +379,7 @@ func (m *comms) pump(now time.Time) error {
 			} else {
 				fresh++ // a re-sent DUP too: it is not in flight on this connection yet
 				if !p.Dup {
-					m.assignID(p.PacketID)
+					assignID(tag, p.PacketID)
 				}
 			}
 		case *packet.Puback, *packet.Pubrec, *packet.Pubrel, *packet.Pubcomp:
@@ -403,7 +398,7 @@ func (m *comms) pump(now time.Time) error {
 		}
 	}
 	// In flight before this round: written (or held), not yet done.
-	if backlog := m.own.sess.InFlight() - fresh; !urgent && m.holdWrite(now, backlog) {
+	if backlog := m.own.sess.InFlight() - m.own.sess.Unsent() - fresh; !urgent && m.holdWrite(now, backlog) {
 		return nil
 	}
 	// QoS 0 publishes complete when they are written: their completions

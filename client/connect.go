@@ -216,11 +216,8 @@ func (m *comms) established() {
 	m.c.mu.Unlock()
 	if !cn.sessionPresent && !o.NoResubscribe && len(m.own.subs) > 0 {
 		subs := append([]Subscription(nil), m.own.subs...)
-		id, err := m.own.sess.Subscribe(now, subs)
-		if err != nil {
+		if _, err := m.own.sess.Subscribe(now, subs, &ctlOp{subs: subs}); err != nil {
 			m.c.log.Warn("mqtt: re-subscribing", "err", err)
-		} else {
-			m.own.pending[id] = pendingOp{kind: packet.TypeSubscribe, subs: subs}
 		}
 	}
 	if f := o.OnConnect; f != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/session"
 )
 
@@ -65,23 +64,17 @@ func (m *comms) handleRequests(now time.Time) error {
 		case reqPublish:
 			m.publish(r, now)
 		case reqSubscribe:
-			id, err := m.own.sess.Subscribe(now, r.subs)
-			if err != nil {
+			if _, err := m.own.sess.Subscribe(now, r.subs, &ctlOp{subs: r.subs, reply: r.reply}); err != nil {
 				r.reply <- opResult{err: mapSessionErr(err)}
-				continue
 			}
-			m.own.pending[id] = pendingOp{kind: packet.TypeSubscribe, subs: r.subs, reply: r.reply}
 		case reqUnsubscribe:
-			id, err := m.own.sess.Unsubscribe(now, r.filters)
-			if err != nil {
-				r.reply <- opResult{err: mapSessionErr(err)}
-				continue
-			}
 			subs := make([]Subscription, len(r.filters))
 			for i, f := range r.filters {
 				subs[i].Filter = f
 			}
-			m.own.pending[id] = pendingOp{kind: packet.TypeUnsubscribe, subs: subs, reply: r.reply}
+			if _, err := m.own.sess.Unsubscribe(now, r.filters, &ctlOp{unsub: true, subs: subs, reply: r.reply}); err != nil {
+				r.reply <- opResult{err: mapSessionErr(err)}
+			}
 		case reqCancel:
 			m.cancel(r.tok, r.err)
 			close(r.done)
@@ -144,13 +137,11 @@ func (m *comms) publish(r request, now time.Time) {
 		return
 	}
 	r.tok.msgID.Store(uint64(id))
-	m.own.pending[id] = pendingOp{kind: packet.TypePublish, tok: r.tok, topic: r.msg.Topic, qos: r.msg.QoS}
 }
 
 func (m *comms) cancel(t *Token, cause error) {
 	id := session.MsgID(t.msgID.Load())
 	if id != 0 && m.own.sess.Cancel(id) {
-		delete(m.own.pending, id)
 		t.complete(cause)
 	}
 }

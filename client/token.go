@@ -18,6 +18,8 @@ type Token struct {
 	err   error         // written once before done is closed
 	id    atomic.Uint32 // the packet id, once assigned
 	msgID atomic.Uint64 // the session's MsgID, once accepted
+	topic string        // for OnDeliveryComplete
+	qos   packet.QoS
 }
 
 func newToken() *Token { return &Token{done: make(chan struct{})} }
@@ -97,15 +99,29 @@ func (m *Message) Ack() {
 	}
 }
 
-// assignID gives the token of the publish holding packet id pid its id,
-// as the PUBLISH goes out.
-func (m *comms) assignID(pid uint16) {
-	id, ok := m.own.sess.MsgIDOf(pid)
-	if !ok {
-		return
-	}
-	if op, ok := m.own.pending[id]; ok && op.tok != nil {
-		op.tok.id.Store(uint32(pid))
+// The token table (Paho's CommsTokenStore) is the session's: every
+// outbound message carries its *Token as the session's tag, and every
+// subscribe and unsubscribe its *ctlOp, from the call to the completion
+// event, so the client keeps no second map.
+
+// ctlOp is a subscribe or unsubscribe waiting for its completion event:
+// the session's tag for it.
+type ctlOp struct {
+	unsub bool
+	subs  []Subscription // for an unsubscribe, the filters with QoS 0
+	reply chan opResult  // capacity 1; nil for a re-subscribe after a lost session
+}
+
+type opResult struct {
+	codes []packet.SubackCode
+	err   error
+}
+
+// assignID gives the token a PUBLISH was tagged with its packet id pid, as
+// the PUBLISH goes out.
+func assignID(tag any, pid uint16) {
+	if tok, _ := tag.(*Token); tok != nil {
+		tok.id.Store(uint32(pid))
 	}
 }
 
@@ -118,71 +134,90 @@ func isDone(t *Token) bool {
 	}
 }
 
-func (m *comms) complete(ev session.Event) {
-	op, ok := m.own.pending[ev.ID]
-	if !ok {
-		return
+// publishErr turns the error of a publish's completion into the client's.
+func publishErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, session.ErrBufferDropped):
+		return ErrOfflineMessageDropped
 	}
-	delete(m.own.pending, ev.ID)
-	switch op.kind {
-	case packet.TypePublish:
-		err := ev.Err
+	return err
+}
+
+// complete acts on a completion event: it completes the token or answers
+// the subscribe or unsubscribe the event's tag names.
+func (m *comms) complete(ev session.Event) {
+	switch op := ev.Tag.(type) {
+	case *Token:
+		err := publishErr(ev.Err)
 		if err == nil && op.qos == packet.QoS0 && m.writeErr != nil { // set by pump: connected
 			err = &ConnectionLostError{Server: m.cn.server, Err: m.writeErr}
-		}
-		if err != nil && errors.Is(err, session.ErrBufferDropped) {
-			err = ErrOfflineMessageDropped
 		}
 		if err != nil && errors.Is(err, session.ErrSessionCleared) { // at CONNACK: connected
 			err = &ConnectionLostError{Server: m.cn.server, Err: err}
 		}
-		if op.tok != nil && !isDone(op.tok) {
-			op.tok.complete(err)
+		if isDone(op) { // failed already, at a clean session's loss
+			return
 		}
+		op.complete(err)
 		if f := m.c.opts.OnDeliveryComplete; f != nil && err == nil {
-			d := Delivery{Topic: op.topic, QoS: op.qos}
-			if op.tok != nil {
-				d.MessageID = op.tok.MessageID()
-			}
+			d := Delivery{Topic: op.topic, QoS: op.qos, MessageID: op.MessageID()}
 			m.emit(event{cb: func() { f(d) }})
 		}
-	case packet.TypeSubscribe:
-		res := opResult{err: ev.Err}
-		if sa, ok := ev.Reply.(*packet.Suback); ok && ev.Err == nil {
-			res.codes = append([]packet.SubackCode(nil), sa.ReturnCodes...)
-			for i, s := range op.subs {
-				if i < len(res.codes) && res.codes[i].Failed() {
-					if op.reply != nil {
-						m.c.router.remove(s.Filter)
-					}
-					m.forgetSub(s.Filter)
-					continue
-				}
-				m.rememberSub(s)
-			}
-		} else if ev.Err != nil && errors.Is(ev.Err, session.ErrSubackCount) {
-			res.err = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
-			m.violation = res.err // ends the connection [MQTT-4.8.0-1]
+	case *ctlOp:
+		if op.unsub {
+			m.unsubscribed(op, ev)
+		} else {
+			m.subscribed(op, ev)
 		}
-		if op.reply != nil {
-			op.reply <- res
-		} else if ev.Err == nil {
-			for i, code := range res.codes {
-				if code.Failed() && i < len(op.subs) {
-					m.c.log.Warn("mqtt: re-subscribe refused", "filter", op.subs[i].Filter)
+	}
+}
+
+// subscribed completes a subscribe: the SUBACK's codes, the routes of the
+// refused filters removed, the subscriptions remembered for a re-subscribe.
+func (m *comms) subscribed(op *ctlOp, ev session.Event) {
+	res := opResult{err: ev.Err}
+	if sa, ok := ev.Reply.(*packet.Suback); ok && ev.Err == nil {
+		res.codes = append([]packet.SubackCode(nil), sa.ReturnCodes...)
+		for i, s := range op.subs {
+			if i < len(res.codes) && res.codes[i].Failed() {
+				if op.reply != nil {
+					m.c.router.remove(s.Filter)
 				}
-			}
-		}
-	case packet.TypeUnsubscribe:
-		if ev.Err == nil {
-			for _, s := range op.subs {
-				m.c.router.remove(s.Filter)
 				m.forgetSub(s.Filter)
+				continue
+			}
+			m.rememberSub(s)
+		}
+	} else if ev.Err != nil && errors.Is(ev.Err, session.ErrSubackCount) {
+		res.err = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
+		m.violation = res.err // ends the connection [MQTT-4.8.0-1]
+	}
+	if op.reply != nil {
+		op.reply <- res
+		return
+	}
+	if ev.Err == nil {
+		for i, code := range res.codes {
+			if code.Failed() && i < len(op.subs) {
+				m.c.log.Warn("mqtt: re-subscribe refused", "filter", op.subs[i].Filter)
 			}
 		}
-		if op.reply != nil {
-			op.reply <- opResult{err: ev.Err}
+	}
+}
+
+// unsubscribed completes an unsubscribe: its routes and remembered
+// subscriptions go once the server confirms.
+func (m *comms) unsubscribed(op *ctlOp, ev session.Event) {
+	if ev.Err == nil {
+		for _, s := range op.subs {
+			m.c.router.remove(s.Filter)
+			m.forgetSub(s.Filter)
 		}
+	}
+	if op.reply != nil {
+		op.reply <- opResult{err: ev.Err}
 	}
 }
 
@@ -202,29 +237,5 @@ func (m *comms) forgetSub(filter string) {
 			m.own.subs = append(m.own.subs[:i], m.own.subs[i+1:]...)
 			return
 		}
-	}
-}
-
-// pendingOp is an outbound operation waiting for its completion event.
-type pendingOp struct {
-	tok   *Token
-	topic string
-	qos   packet.QoS
-	kind  packet.Type // TypePublish, TypeSubscribe, TypeUnsubscribe
-	subs  []Subscription
-	reply chan opResult // subscribe/unsubscribe: capacity 1
-}
-
-type opResult struct {
-	codes []packet.SubackCode
-	err   error
-}
-
-func (op *pendingOp) fail(err error) {
-	if op.tok != nil {
-		op.tok.complete(err)
-	}
-	if op.reply != nil {
-		op.reply <- opResult{err: err}
 	}
 }

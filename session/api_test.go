@@ -58,31 +58,86 @@ func TestStrictAcks(t *testing.T) {
 	require.False(t, errors.Is(&UnknownAckError{}, ErrUnexpectedPacket))
 }
 
-// TestMsgIDOf checks that the packet identifier a publish holds leads back
-// to its MsgID, also for publishes admitted out of the order they were
-// accepted in (a subscribe takes an identifier between them), and not once
-// the identifier is freed.
-func TestMsgIDOf(t *testing.T) {
-	h := newHarness(t, Options{MaxInflight: 1})
-	runSteps(t, h, []step{
-		{at: 0, do: connack(false, false)},
-		{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
-		{at: 2, do: publish(1, "b")}, // waits for the window
-		{at: 3, do: func(h *harness, now time.Time) error {
-			_, err := h.s.Subscribe(now, []packet.Subscription{{Filter: "f"}})
-			return err
-		}, want: []string{"> SUBSCRIBE 2"}},
-		{at: 4, do: recv(&packet.Puback{PacketID: 1}), want: []string{"! done 1", "> PUBLISH q1 id=3 dup=0 t b"}},
-	})
-	id, ok := h.s.MsgIDOf(3)
+// TestTags checks that the tag given to Publish, Subscribe, Unsubscribe
+// or SetTag comes back with the packets NextToSend hands out for that
+// message (PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE; nil for everything
+// else), in Outstanding, and in the completion event, also for a publish
+// admitted out of the order it was accepted in and for a restored one.
+func TestTags(t *testing.T) {
+	h := newHarness(t, Options{MaxInFlight: 1})
+	require.NoError(t, h.s.OnConnack(at(0), false, false))
+	type sent struct {
+		pkt string
+		tag any
+	}
+	take := func() (out []sent) {
+		for p, tag, ok := h.s.NextToSend(at(0)); ok; p, tag, ok = h.s.NextToSend(at(0)) {
+			out = append(out, sent{show(p), tag})
+		}
+		return out
+	}
+	done := func() map[MsgID]any {
+		m := map[MsgID]any{}
+		for e, ok := h.s.NextEvent(); ok; e, ok = h.s.NextEvent() {
+			if e.Kind == EventCompletion {
+				m[e.ID] = e.Tag
+			}
+		}
+		return m
+	}
+	a, err := h.s.Publish(at(0), Message{Topic: "t", Payload: []byte("a"), QoS: 2, Tag: "tag-a"})
+	require.NoError(t, err)
+	_, err = h.s.Publish(at(0), Message{Topic: "t", Payload: []byte("b"), QoS: 1, Tag: "tag-b"}) // waits
+	require.NoError(t, err)
+	z, err := h.s.Publish(at(0), Message{Topic: "t", Payload: []byte("z"), QoS: 0, Tag: "tag-z"})
+	require.NoError(t, err)
+	sub, err := h.s.Subscribe(at(0), []packet.Subscription{{Filter: "f"}}, "tag-sub")
+	require.NoError(t, err)
+	unsub, err := h.s.Unsubscribe(at(0), []string{"f"}, "tag-unsub")
+	require.NoError(t, err)
+	require.Equal(t, []sent{
+		{"SUBSCRIBE 2", "tag-sub"}, {"UNSUBSCRIBE 3", "tag-unsub"},
+		{"PUBLISH q2 id=1 dup=0 t a", "tag-a"}, {"PUBLISH q0 id=0 dup=0 t z", "tag-z"},
+	}, take())
+	require.Equal(t, map[MsgID]any{z: "tag-z"}, done())
+	var tags []any
+	for _, o := range h.s.Outstanding() {
+		tags = append(tags, o.Tag)
+	}
+	require.Equal(t, []any{"tag-a", "tag-b"}, tags)
+
+	require.NoError(t, h.s.Received(at(0), &packet.Suback{PacketID: 2, ReturnCodes: []packet.SubackCode{0}}))
+	require.NoError(t, h.s.Received(at(0), &packet.Unsuback{PacketID: 3}))
+	require.NoError(t, h.s.Received(at(0), &packet.Pubrec{PacketID: 1}))
+	require.NoError(t, h.s.Received(at(0), &packet.Pubrec{PacketID: 9})) // unknown: PUBREL without a tag
+	require.NoError(t, h.s.Received(at(0), inPub(1, 5, "x", false)))
+	require.Equal(t, map[MsgID]any{sub: "tag-sub", unsub: "tag-unsub"}, done())
+	require.Equal(t, []sent{{"PUBREL 1", "tag-a"}, {"PUBREL 9", nil}, {"PUBACK 5", nil}}, take())
+	require.NoError(t, h.s.Received(at(0), &packet.Pubcomp{PacketID: 1}))
+	require.Equal(t, map[MsgID]any{a: "tag-a"}, done())
+	require.Equal(t, []sent{{"PUBLISH q1 id=4 dup=0 t b", "tag-b"}}, take(), "admitted later, with its tag")
+
+	// A restored message has no tag until SetTag.
+	h.s.ConnectionLost(at(0), nil)
+	done()
+	r, err := New(Options{Store: h.st})
+	require.NoError(t, err)
+	out := r.Outstanding()
+	require.Len(t, out, 1)
+	require.Nil(t, out[0].Tag)
+	require.True(t, r.SetTag(out[0].ID, "restored"))
+	require.False(t, r.SetTag(out[0].ID+100, "nobody"))
+	require.Equal(t, "restored", r.Outstanding()[0].Tag)
+	require.NoError(t, r.OnConnack(at(1), true, false))
+	p, tag, ok := r.NextToSend(at(1))
 	require.True(t, ok)
-	require.Equal(t, h.ids["b"], id)
-	_, ok = h.s.MsgIDOf(2) // the subscribe
+	require.Equal(t, "PUBLISH q1 id=4 dup=1 t b", show(p))
+	require.Equal(t, "restored", tag)
+	require.NoError(t, r.Received(at(1), &packet.Puback{PacketID: 4}))
+	e, ok := r.NextEvent()
 	require.True(t, ok)
-	_, ok = h.s.MsgIDOf(1)
-	require.False(t, ok, "freed")
-	_, ok = h.s.MsgIDOf(0)
-	require.False(t, ok)
+	require.Equal(t, "restored", e.Tag)
+	require.Equal(t, out[0].ID, e.ID)
 }
 
 // TestServerAlive checks [MQTT-3.1.2-23] while the owner holds back
@@ -193,4 +248,18 @@ func TestExtraPubcompBounded(t *testing.T) {
 	}
 	require.Len(t, h.s.extraComp, maxExtraComp)
 	require.Equal(t, maxExtraComp, h.s.extraComp[1])
+}
+
+// TestDefaultMaxInFlight checks the default window: 20 QoS 1 and 2
+// publishes on the wire, the 21st waits.
+func TestDefaultMaxInFlight(t *testing.T) {
+	require.Equal(t, 20, DefaultMaxInFlight)
+	h := newHarness(t, Options{})
+	require.NoError(t, h.s.OnConnack(at(0), false, false))
+	for i := range DefaultMaxInFlight + 1 {
+		_, err := h.s.Publish(at(0), Message{Topic: "t", QoS: packet.QoS(1 + i%2)})
+		require.NoError(t, err)
+	}
+	require.Equal(t, DefaultMaxInFlight, h.s.InFlight())
+	require.Equal(t, 1, h.s.Waiting())
 }

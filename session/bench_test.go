@@ -72,7 +72,7 @@ func BenchmarkQoS1RoundTrip(b *testing.B) {
 			if _, err := s.Publish(now, msg); err != nil {
 				b.Fatal(err)
 			}
-			p, _ := s.NextToSend(now)
+			p, _, _ := s.NextToSend(now)
 			ack.PacketID = p.(*packet.Publish).PacketID
 			if err := s.Received(now, &ack); err != nil {
 				b.Fatal(err)
@@ -96,7 +96,7 @@ func BenchmarkQoS2RoundTrip(b *testing.B) {
 			if _, err := s.Publish(now, msg); err != nil {
 				b.Fatal(err)
 			}
-			p, _ := s.NextToSend(now)
+			p, _, _ := s.NextToSend(now)
 			rec.PacketID = p.(*packet.Publish).PacketID
 			if err := s.Received(now, &rec); err != nil {
 				b.Fatal(err)

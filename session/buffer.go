@@ -32,7 +32,9 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 	r := s.newOut(kindPublish)
 	r.pub = packet.Publish{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain}
 	r.st = stBuffered
-	if msg.QoS != packet.QoS0 || s.opts.Buffer.Persist {
+	r.bufSeq = msg.Seq // staged: its record is already in the store
+	r.tag = msg.Tag
+	if r.bufSeq == 0 && (msg.QoS != packet.QoS0 || s.opts.Buffer.Persist) {
 		if err := s.persistQueued(r); err != nil {
 			s.nextMsgID--
 			s.freeOut(r)
@@ -51,20 +53,25 @@ func (s *Session) bufferPublish(msg Message) (MsgID, error) {
 // BufferOptions.Persist. When the message is admitted, admit writes s-<id>
 // carrying seq and then removes sb-<seq> (see admit and restore).
 func (s *Session) persistQueued(r *outRecord) error {
-	seq := s.nextSeq
 	p := r.pub
 	if p.QoS != packet.QoS0 {
 		p.PacketID = bufferPlaceholderID
 	}
 	b, err := p.Append(s.enc[:0])
-	if err == nil {
-		s.enc = b
-		err = s.store.Put(bufKey(seq), b)
-	}
 	if err != nil {
 		return errwrap.Wrap("session: persisting a queued message", err)
 	}
-	s.nextSeq++
+	s.enc = b
+	s.seqMu.Lock()
+	seq := s.nextSeq
+	err = s.store.Put(bufKey(seq), b)
+	if err == nil {
+		s.nextSeq++
+	}
+	s.seqMu.Unlock()
+	if err != nil {
+		return errwrap.Wrap("session: persisting a queued message", err)
+	}
 	r.bufSeq = seq
 	return nil
 }
@@ -77,6 +84,7 @@ type Outstanding struct {
 	Message  Message // for a restored PUBREL, only QoS is known
 	PacketID uint16  // 0 while the message waits or is buffered
 	Released bool    // QoS 2 past PUBREC: only PUBCOMP is missing
+	Tag      any     // see Message.Tag: nil for a restored message until SetTag
 }
 
 // Outstanding lists the publishes the session holds: in flight (PUBREL
@@ -90,6 +98,7 @@ func (s *Session) Outstanding() []Outstanding {
 				ID:       r.id,
 				Message:  Message{Topic: r.pub.Topic, Payload: r.pub.Payload, QoS: r.pub.QoS, Retain: r.pub.Retain},
 				Released: r.st == stReleased,
+				Tag:      r.tag,
 			}
 			if r.st == stInflight || r.st == stReleased {
 				o.PacketID = r.pub.PacketID

@@ -172,7 +172,7 @@ func TestCrashOfflineBuffer(t *testing.T) {
 // are on disk (sb-<seq>) before Publish returns, and after a crash they are
 // sent, in order, behind the re-sent in-flight message.
 func TestCrashWaitingForWindow(t *testing.T) {
-	c := newCrashHarness(t, Options{MaxInflight: 1})
+	c := newCrashHarness(t, Options{MaxInFlight: 1})
 	runSteps(t, c.harness, []step{
 		{at: 0, do: connack(false, false)},
 		{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
@@ -191,6 +191,8 @@ func TestCrashWaitingForWindow(t *testing.T) {
 	require.Empty(t, c.storeKeys())
 }
 
+var errDied = errors.New("the process died here")
+
 // failRemoveStore refuses to remove one key, leaving the store as a crash
 // right before that Remove would.
 type failRemoveStore struct {
@@ -200,7 +202,7 @@ type failRemoveStore struct {
 
 func (f failRemoveStore) Remove(k string) error {
 	if k == f.key {
-		return errors.New("the process died here")
+		return errDied
 	}
 	return f.Persistence.Remove(k)
 }
@@ -214,7 +216,7 @@ func (f failRemoveStore) Remove(k string) error {
 func TestCrashBetweenAdmitAndQueuedRemove(t *testing.T) {
 	for _, qos := range []packet.QoS{1, 2} {
 		t.Run(fmt.Sprintf("qos=%d", qos), func(t *testing.T) {
-			c := newCrashHarness(t, Options{MaxInflight: 1})
+			c := newCrashHarness(t, Options{MaxInFlight: 1})
 			c.s.store = failRemoveStore{Persistence: c.st, key: "sb-1"}
 			runSteps(t, c.harness, []step{
 				{at: 0, do: connack(false, false)},

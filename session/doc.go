@@ -16,13 +16,17 @@
 //	s.OnConnack(now, connack.SessionPresent, cleanSession)
 //	// user requests, handed to the loop:
 //	id, err := s.Publish(now, session.Message{Topic: "a/b", Payload: p, QoS: 1})
-//	id, err = s.Subscribe(now, subs)
+//	// or persisted on the publisher's goroutine first, then handed over:
+//	seq, err := s.Stage(msg) // any goroutine
+//	msg.Seq = seq
+//	id, err = s.Publish(now, msg) // the loop
+//	id, err = s.Subscribe(now, subs, tag)
 //	// each packet the reader decoded:
 //	err = s.Received(now, p)
 //	// when NextDeadline is reached (or the PingSender fires):
 //	err = s.Tick(now)
 //	// after each of these, write what is queued and act on the events:
-//	for p, ok := s.NextToSend(now); ok; p, ok = s.NextToSend(now) { w.Queue(p) }
+//	for p, _, ok := s.NextToSend(now); ok; p, _, ok = s.NextToSend(now) { w.Queue(p) }
 //	w.Flush()
 //	for e, ok := s.NextEvent(); ok; e, ok = s.NextEvent() { ... }
 //	// when the connection ends (read/write error, Tick's timeout, Close):
@@ -31,7 +35,8 @@
 // Events are deliveries (a message for the application; with
 // Options.ManualAcks its AckID goes back through Ack when the application is
 // done) and completions (a MsgID is over: Err nil after the final ack, or why
-// it failed). A completion never comes before the final ack: PUBACK for QoS
+// it failed; Tag is the owner's tag given with the message, see
+// Message.Tag, so that the owner needs no table from MsgID to its token). A completion never comes before the final ack: PUBACK for QoS
 // 1, PUBCOMP for QoS 2, SUBACK, UNSUBACK; a QoS 0 publish completes when it
 // is handed out.
 //
@@ -44,10 +49,13 @@
 // returns: it has an s- record when it was admitted to the in-flight window
 // at once, an sb- record when it waits for room in the window or sits in the
 // offline buffer. A QoS 0 message gets an sb- record only in an offline
-// buffer with BufferOptions.Persist. When a queued message is admitted, its
-// s- record carries seq (8 bytes, big-endian, after the PUBLISH) and is
-// written before the sb- record is removed. A message admitted at once costs
-// one Put and one Remove; only messages that wait pay the second pair.
+// buffer with BufferOptions.Persist, or when it was staged. When a queued
+// (or staged) message is admitted, its s- record carries seq (8 bytes,
+// big-endian, after the PUBLISH) and is written before the sb- record is
+// removed. A message admitted at once costs one Put and one Remove; only
+// messages that wait pay the second pair. Stage writes the sb- record
+// before Publish: a staged message pays the Put, the s- Put and the Remove
+// whether it waits or not, and one Publish refuses loses its record.
 //
 // New restores what the store holds, in the store's insertion order (not
 // identifier order, so the order survives wrap-around): s- records become
@@ -60,19 +68,24 @@
 // removed: the message is restored once, in flight. Records that do not
 // decode, or do not belong under their key, are logged, removed and skipped.
 // Outstanding lists the restored messages so that the client can rebuild
-// its tokens.
+// its tokens, and SetTag attaches a token to each.
 //
 // On OnConnack without clean session, PUBRELs are re-sent first (in PUBREC
 // order), then the unacknowledged PUBLISHes (in publish order, DUP=1), then
 // messages waiting for the window, then the offline buffer, all through the
-// in-flight window. With clean session, the in-flight messages complete with
+// in-flight window: at most MaxInFlight of the re-sent messages are on the
+// wire at once, the others follow as acknowledgements free room, and no
+// waiting or buffered message is admitted before the last of them is out. With clean session, the in-flight messages complete with
 // ErrSessionCleared and the s-, sc- and r- records are removed; waiting and
 // buffered messages, never sent, are kept and sent.
 //
-// Keep-alive follows Paho's checkForActivity: Tick queues a PINGREQ when
-// nothing was sent, or nothing received, for the keep-alive period, and
-// returns a *TimeoutError when nothing at all arrived within the ping
-// timeout of a PINGREQ. NextDeadline is the exact time of the next check. A
+// Keep-alive follows Paho's checkForActivity: Tick queues a PINGREQ
+// whenever nothing was sent for the keep-alive period, even while an
+// earlier PINGREQ is unanswered [MQTT-3.1.2-23], or when nothing was
+// received for it and no PINGREQ is outstanding, and returns a
+// *TimeoutError when nothing at all arrived within the ping timeout of the
+// first unanswered PINGREQ. NextDeadline is the exact time of the next
+// check. A
 // PingSender (TimerPingSender on one time.Timer, or ManualPingSender for a
 // host's own loop) can be given in Options; the session starts, schedules
 // and stops it.
@@ -80,7 +93,12 @@
 // # Concurrency
 //
 // A Session is not safe for concurrent use: it belongs to one goroutine (the
-// client's loop) and starts none. Packets and events it returns point into
+// client's loop) and starts none. The exceptions are Stage and Unstage,
+// safe for concurrent use with each other and with every other method:
+// they let a publisher persist a message on its own goroutine, before it
+// hands the message (with Message.Seq) to the owner, which passes it to
+// Publish. They need a store safe for concurrent use, as those of package
+// store are. Packets and events it returns point into
 // its own memory and are valid until the next call (see Event). The ping
 // senders are safe for concurrent use: the session drives them from its
 // owner's goroutine, while TimerPingSender calls its check function on a
@@ -117,7 +135,7 @@
 // its handler returns.
 //
 // A QoS 0 message is held in memory only, unless it is in an offline buffer
-// with BufferOptions.Persist: a crash loses it, which QoS 0 allows. With a
+// with BufferOptions.Persist or was staged: a crash loses it, which QoS 0 allows. With a
 // store.Memory, nothing survives the process, whatever the records say.
 //
 // Inbound QoS 1 deliveries awaiting Ack when the connection drops are voided

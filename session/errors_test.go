@@ -69,10 +69,10 @@ func TestErrorTexts(t *testing.T) {
 		cases = append(cases, errCase{name, err, want, is})
 	}
 
-	_, err := New(Options{Store: m, MaxInflight: -1})
-	add("MaxInflight", err, "session: MaxInflight -1 out of range 0..65535")
-	_, err = New(Options{Store: m, MaxInflight: 70000})
-	add("MaxInflight high", err, "session: MaxInflight 70000 out of range 0..65535")
+	_, err := New(Options{Store: m, MaxInFlight: -1})
+	add("MaxInFlight", err, "session: MaxInFlight -1 out of range 0..65535")
+	_, err = New(Options{Store: m, MaxInFlight: 70000})
+	add("MaxInFlight high", err, "session: MaxInFlight 70000 out of range 0..65535")
 	_, err = New(Options{Store: m, Buffer: BufferOptions{Size: -3}})
 	add("buffer size", err, "session: buffer size -3 is negative")
 
@@ -103,21 +103,21 @@ func TestErrorTexts(t *testing.T) {
 	fs.remove = false
 
 	require.NoError(t, h.s.OnConnack(now, false, false))
-	_, err = h.s.Subscribe(now, nil)
+	_, err = h.s.Subscribe(now, nil, nil)
 	add("Subscribe empty", err, "session: invalid message: no entries in payload", ErrInvalidMessage, packet.ErrEmptyPayload)
-	_, err = h.s.Subscribe(now, []packet.Subscription{{Filter: "a/#/b"}})
+	_, err = h.s.Subscribe(now, []packet.Subscription{{Filter: "a/#/b"}}, nil)
 	add("Subscribe filter", err, "session: invalid message: mqtt: '#' not alone in the last level of a filter [MQTT-4.7.1-2]", ErrInvalidMessage, packet.ErrInvalidFilter)
-	_, err = h.s.Subscribe(now, []packet.Subscription{{Filter: "a", QoS: 4}})
+	_, err = h.s.Subscribe(now, []packet.Subscription{{Filter: "a", QoS: 4}}, nil)
 	add("Subscribe QoS", err, "session: invalid message: invalid QoS", ErrInvalidMessage, packet.ErrInvalidQoS)
-	_, err = h.s.Unsubscribe(now, nil)
+	_, err = h.s.Unsubscribe(now, nil, nil)
 	add("Unsubscribe empty", err, "session: invalid message: no entries in payload", ErrInvalidMessage, packet.ErrEmptyPayload)
-	_, err = h.s.Unsubscribe(now, []string{"#/a"})
+	_, err = h.s.Unsubscribe(now, []string{"#/a"}, nil)
 	add("Unsubscribe filter", err, "session: invalid message: mqtt: '#' not alone in the last level of a filter [MQTT-4.7.1-2]", ErrInvalidMessage, packet.ErrInvalidFilter)
 
 	_, err = h.s.Publish(now, Message{Topic: "t", QoS: 2})
 	require.NoError(t, err)
 	var pid uint16 // of the QoS 2 PUBLISH, behind the one from the buffer
-	for p, ok := h.s.NextToSend(now); ok; p, ok = h.s.NextToSend(now) {
+	for p, _, ok := h.s.NextToSend(now); ok; p, _, ok = h.s.NextToSend(now) {
 		if pub, isPub := p.(*packet.Publish); isPub && pub.QoS == packet.QoS2 {
 			pid = pub.PacketID
 		}

@@ -19,7 +19,7 @@ func Example() {
 	s.OnConnack(now, false, false)
 
 	id, _ := s.Publish(now, session.Message{Topic: "sensors/1", Payload: []byte("21.5"), QoS: packet.QoS1})
-	for p, ok := s.NextToSend(now); ok; p, ok = s.NextToSend(now) {
+	for p, _, ok := s.NextToSend(now); ok; p, _, ok = s.NextToSend(now) {
 		fmt.Println("write", p)
 	}
 

@@ -92,7 +92,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 func (h *harness) drain(now time.Time) {
 	h.events()
 	for {
-		p, ok := h.s.NextToSend(now)
+		p, _, ok := h.s.NextToSend(now)
 		if !ok {
 			break
 		}

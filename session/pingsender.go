@@ -11,8 +11,11 @@ import (
 // the goroutine that owns the session (which then calls Session.Tick); it
 // must not call the session itself from the sender's goroutine.
 //
-// A Session calls Start on OnConnack, Schedule from OnConnack and Tick, and
-// Stop on ConnectionLost, all on the goroutine that owns it. Only the owner
+// A Session calls Start on OnConnack, Stop on ConnectionLost, and Schedule
+// from OnConnack and Tick (always) and from Received, ServerAlive and
+// NextToSend (whenever the next deadline moved earlier than the check last
+// scheduled), all on the goroutine that owns it, so that while connected a
+// check is always scheduled at or before Session.NextDeadline. Only the owner
 // calls Init, once, before handing the sender to the session. The check
 // function may be called on another goroutine (a timer's, a host's that
 // polls a ManualPingSender).

@@ -29,7 +29,7 @@ func TestTimerPingSender(t *testing.T) {
 		loop := func() (time.Duration, error) {
 			now := <-checks
 			err := s.Tick(now)
-			for p, ok := s.NextToSend(now); ok; p, ok = s.NextToSend(now) {
+			for p, _, ok := s.NextToSend(now); ok; p, _, ok = s.NextToSend(now) {
 				sent = append(sent, show(p))
 			}
 			return now.Sub(start), err

@@ -88,7 +88,7 @@ func newModel(t testing.TB, seed uint64, manual bool) *model {
 		t.Fatal(err)
 	}
 	m.st = &crashStore{Memory: mem}
-	m.opts = Options{Store: m.st, MaxInflight: 1 + m.rng.IntN(8), ManualAcks: manual,
+	m.opts = Options{Store: m.st, MaxInFlight: 1 + m.rng.IntN(8), ManualAcks: manual,
 		Buffer: BufferOptions{Enabled: true, Persist: m.rng.IntN(2) == 0, Size: 1 << 20}}
 	m.restart()
 	return m
@@ -155,7 +155,7 @@ func (m *model) events() {
 // flush hands every queued packet to the broker.
 func (m *model) flush() {
 	for {
-		p, ok := m.s.NextToSend(m.now)
+		p, _, ok := m.s.NextToSend(m.now)
 		if !ok {
 			break
 		}

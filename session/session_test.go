@@ -158,7 +158,7 @@ func TestManualAcksInOrder(t *testing.T) {
 // [MQTT-2.3.1-2]; until then it is held under sb-<seq>, which goes when
 // s-<id> is written.
 func TestInflightWindowQueues(t *testing.T) {
-	h := newHarness(t, Options{MaxInflight: 2})
+	h := newHarness(t, Options{MaxInFlight: 2})
 	runSteps(t, h, []step{
 		{at: 0, do: connack(false, false)},
 		{at: 1, do: publish(1, "a"), want: []string{"> PUBLISH q1 id=1 dup=0 t a"}},
@@ -244,11 +244,11 @@ func TestOfflineBuffer(t *testing.T) {
 		h := newHarness(t, Options{})
 		_, err := h.s.Publish(at(0), Message{Topic: "t", QoS: 1})
 		require.ErrorIs(t, err, ErrNotConnected)
-		_, err = h.s.Subscribe(at(0), []packet.Subscription{{Filter: "a"}})
+		_, err = h.s.Subscribe(at(0), []packet.Subscription{{Filter: "a"}}, nil)
 		require.ErrorIs(t, err, ErrNotConnected)
 	})
 	t.Run("refuse when full", func(t *testing.T) {
-		h := newHarness(t, Options{MaxInflight: 1, Buffer: BufferOptions{Enabled: true, Size: 2}})
+		h := newHarness(t, Options{MaxInFlight: 1, Buffer: BufferOptions{Enabled: true, Size: 2}})
 		runSteps(t, h, []step{
 			{at: 1, do: publish(1, "a")},
 			{at: 2, do: publish(0, "b")},
@@ -348,7 +348,7 @@ func TestSubscribe(t *testing.T) {
 	h := newHarness(t, Options{})
 	sub := func(filter string) func(*harness, time.Time) error {
 		return func(h *harness, now time.Time) error {
-			_, err := h.s.Subscribe(now, []packet.Subscription{{Filter: filter, QoS: 1}})
+			_, err := h.s.Subscribe(now, []packet.Subscription{{Filter: filter, QoS: 1}}, nil)
 			return err
 		}
 	}
@@ -363,7 +363,7 @@ func TestSubscribe(t *testing.T) {
 		}, want: []string{"> SUBSCRIBE 2", "> PUBLISH q1 id=1 dup=0 t a"}},
 		{at: 2, do: recv(&packet.Suback{PacketID: 2, ReturnCodes: []packet.SubackCode{1}}), want: []string{"! done 2 reply=SUBACK"}},
 		{at: 3, do: func(h *harness, now time.Time) error {
-			_, err := h.s.Unsubscribe(now, []string{"x/#"})
+			_, err := h.s.Unsubscribe(now, []string{"x/#"}, nil)
 			return err
 		}, want: []string{"> UNSUBSCRIBE 3"}},
 		{at: 4, do: recv(&packet.Unsuback{PacketID: 3}), want: []string{"! done 3 reply=UNSUBACK"}},
@@ -374,7 +374,7 @@ func TestSubscribe(t *testing.T) {
 		{at: 8, do: lost(cause), want: []string{"! done 5 err=cable cut"}},
 	})
 	require.Equal(t, 1, h.s.ids.Len(), "only the QoS 1 publish holds an identifier")
-	_, err := h.s.Subscribe(at(9), nil)
+	_, err := h.s.Subscribe(at(9), nil, nil)
 	require.ErrorIs(t, err, ErrNotConnected)
 }
 
@@ -388,9 +388,9 @@ func TestInvalidInput(t *testing.T) {
 	require.ErrorIs(t, err, packet.ErrInvalidTopic)
 	_, err = h.s.Publish(at(1), Message{Topic: "a", QoS: 3})
 	require.ErrorIs(t, err, ErrInvalidMessage)
-	_, err = h.s.Subscribe(at(1), []packet.Subscription{{Filter: "a/#/b"}})
+	_, err = h.s.Subscribe(at(1), []packet.Subscription{{Filter: "a/#/b"}}, nil)
 	require.ErrorIs(t, err, ErrInvalidMessage)
-	_, err = h.s.Unsubscribe(at(1), []string{""})
+	_, err = h.s.Unsubscribe(at(1), []string{""}, nil)
 	require.ErrorIs(t, err, ErrInvalidMessage)
 	for _, p := range []packet.Packet{&packet.Connack{}, &packet.Pingreq{}, &packet.Disconnect{},
 		&packet.Subscribe{PacketID: 1}, &packet.Unsubscribe{PacketID: 1}, &packet.Connect{}} {
@@ -399,7 +399,7 @@ func TestInvalidInput(t *testing.T) {
 		require.ErrorAs(t, err, &ue, "%v", p.Type())
 		require.ErrorIs(t, err, ErrUnexpectedPacket)
 	}
-	_, err = New(Options{MaxInflight: 70000})
+	_, err = New(Options{MaxInFlight: 70000})
 	require.Error(t, err)
 	require.Equal(t, 0, h.s.ids.Len())
 	require.False(t, h.s.Pending())
