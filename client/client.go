@@ -63,9 +63,9 @@ type Client struct {
 
 // owned is the state that belongs to the loop while it runs.
 type owned struct {
-	sess    *session.Session
-	store   store.Persistence
-	subs    []Subscription // subscriptions to re-make after a lost session, in order
+	sess  *session.Session
+	store store.Persistence
+	subs  []Subscription // subscriptions to re-make after a lost session, in order
 }
 
 // New returns a client for opts, which it validates and copies. It opens

@@ -130,7 +130,7 @@ func TestReaderPausesUnderStream(t *testing.T) {
 		fb := fakebroker.New(t)
 		got := make(chan string, 200)
 		c := fakeClient(t, fb, func(o *Options) {
-			o.Pacing = PacingThroughput
+			o.Pacing = ThroughputPacing()
 			o.DefaultHandler = func(m *Message) { got <- string(m.Payload) }
 		})
 		sc, _ := connectFake(t, c, fb, &packet.Connack{})
@@ -163,7 +163,7 @@ func TestReaderPausesUnderStream(t *testing.T) {
 func TestHeldWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fb := fakebroker.New(t)
-		c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight, o.Pacing = 100, PacingThroughput })
+		c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight, o.Pacing = 100, ThroughputPacing() })
 		sc, _ := connectFake(t, c, fb, &packet.Connack{})
 		var toks []*Token
 		var ids []uint16
@@ -227,7 +227,7 @@ func TestReaderExpectsAnswers(t *testing.T) {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fb := fakebroker.New(t)
-				c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight, o.Pacing = 100, PacingThroughput })
+				c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight, o.Pacing = 100, ThroughputPacing() })
 				sc, _ := connectFake(t, c, fb, &packet.Connack{})
 				toks := make([]*Token, n)
 				for i := range toks {
@@ -288,7 +288,7 @@ func TestHeldWriteWithPingSender(t *testing.T) {
 		fb := fakebroker.New(t)
 		ps := session.NewManualPingSender(nil)
 		c := fakeClient(t, fb, func(o *Options) {
-			o.Pacing = PacingThroughput
+			o.Pacing = ThroughputPacing()
 			o.MaxInFlight = 100
 			o.KeepAlive = time.Second
 			o.PingSender = ps
@@ -319,7 +319,7 @@ func TestResendNotHeld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fb := fakebroker.New(t)
 		c := fakeClient(t, fb, func(o *Options) {
-			o.Pacing = PacingThroughput
+			o.Pacing = ThroughputPacing()
 			o.PersistentSession = true
 			o.AutoReconnect = true
 			o.MaxInFlight = 100
@@ -366,7 +366,7 @@ func TestHeldWriteDisconnectAndLoss(t *testing.T) {
 	t.Run("disconnect", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			fb := fakebroker.New(t)
-			c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight, o.Pacing = 100, PacingThroughput })
+			c := fakeClient(t, fb, func(o *Options) { o.MaxInFlight, o.Pacing = 100, ThroughputPacing() })
 			sc, _ := connectFake(t, c, fb, &packet.Connack{})
 			toks, ids := publishBacklog(t, c, sc)
 			held := c.PublishAsync("d", 1, false, []byte("held"))
@@ -390,7 +390,7 @@ func TestHeldWriteDisconnectAndLoss(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			fb := fakebroker.New(t)
 			c := fakeClient(t, fb, func(o *Options) {
-				o.Pacing = PacingThroughput
+				o.Pacing = ThroughputPacing()
 				o.MaxInFlight = 100
 				o.PersistentSession = true
 				o.AutoReconnect = true

@@ -361,7 +361,7 @@ func (m *comms) receive(p packet.Packet) error {
 }
 
 // pump drains the session's events and writes what it has to send, or,
-// under PacingThroughput, holds it for a moment when a stream is in flight
+// with a pacing policy, holds it for a moment when a stream is in flight
 // (see holdWrite).
 func (m *comms) pump(now time.Time) error {
 	m.drainEvents()

@@ -143,11 +143,11 @@ func (m *comms) dial(ctx context.Context, server string, v Version) (*connection
 		writeTimeout:   o.WriteTimeout,
 		since:          now, lastWrite: now,
 	}
-	var pacer *readPacer
-	if o.Pacing == PacingThroughput {
-		pacer = &readPacer{waiter: newWaiter(conn)}
+	var pz pacer
+	if o.Pacing != nil {
+		pz = o.Pacing.start(conn)
 	}
-	cn.rcv = newReceiver(c.wake, pacer)
+	cn.rcv = newReceiver(c.wake, pz)
 	cn.rcv.wg.Add(1)
 	go cn.rcv.run(r)
 	return cn, nil

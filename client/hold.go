@@ -2,39 +2,46 @@ package client
 
 import "time"
 
-// The write hold of PacingThroughput, and the counts the state owner gives
-// the receiver's pacer.
+// The write hold of ThroughputPacing, and the counts the state owner gives
+// the connection's pacer.
 
 const (
 	holdBacklog = 16
 	holdFor     = 200 * time.Microsecond
 )
 
-// holdWrite reports whether the packets queued now may wait, and arms
-// flushAt if so. Only under PacingThroughput. They wait when at least
-// holdBacklog publishes were already in flight before them and the last
-// write was less than holdFor ago: the new packets queue behind a stream
-// whose acknowledgements are still to come, so waiting costs them little,
-// and the writes it saves are the dearest system calls of a busy client (a
-// loopback write also runs the broker's receive path). The publishes and
-// acknowledgements gathered then go out in one write, the broker answers in
-// bursts, and the receiver of the other side gets fuller batches. A
-// request-response exchange (one publish at a time) never has that backlog
-// and is never held; anything but PUBLISH at QoS 1 or 2 and its
-// acknowledgements is written at once.
+// hold reports whether the packets queued at now may wait, and until
+// when. They wait when at least holdBacklog publishes were already in
+// flight before them and the last write was less than holdFor ago: the new
+// packets queue behind a stream whose acknowledgements are still to come,
+// so waiting costs them little, and the writes it saves are the dearest
+// system calls of a busy client (a loopback write also runs the broker's
+// receive path). The publishes and acknowledgements gathered then go out
+// in one write, the broker answers in bursts, and the receiver of the other
+// side gets fuller batches. A request-response exchange (one publish at a
+// time) never has that backlog and is never held; the state owner asks
+// only for PUBLISH at QoS 1 or 2 and their acknowledgements.
+func (p *readPacer) hold(now, lastWrite time.Time, backlog int) (time.Time, bool) {
+	at := lastWrite.Add(holdFor)
+	if backlog < holdBacklog || !now.Before(at) {
+		return time.Time{}, false
+	}
+	return at, true
+}
+
+// holdWrite reports whether the packets queued now may wait (see
+// readPacer.hold), and arms flushAt if so. Only with a pacing policy.
 func (m *comms) holdWrite(now time.Time, backlog int) bool {
 	cn := m.cn
-	if m.c.opts.Pacing != PacingThroughput || cn.w.Buffered() == 0 || backlog < holdBacklog {
+	p := cn.rcv.pacer
+	if p == nil || cn.w.Buffered() == 0 {
 		return false
 	}
-	at := cn.lastWrite.Add(holdFor)
-	if !now.Before(at) {
-		return false
-	}
-	if cn.flushAt.IsZero() {
+	at, ok := p.hold(now, cn.lastWrite, backlog)
+	if ok && cn.flushAt.IsZero() {
 		cn.flushAt = at
 	}
-	return true
+	return ok
 }
 
 // expecting reports whether enough packets are in flight, either way, that

@@ -232,8 +232,8 @@ type Options struct {
 	ManualAcks bool
 
 	// Pacing is the client's policy for trading latency for throughput
-	// under load: PacingOff (the default) never waits on purpose;
-	// PacingThroughput pauses reads and holds writes briefly under a
+	// under load: nil (the default) never waits on purpose;
+	// ThroughputPacing() pauses reads and holds writes briefly under a
 	// sustained stream, for bulk transfer. See Pacing.
 	Pacing Pacing
 

@@ -1,7 +1,7 @@
 package client
 
 import (
-	"strconv"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -10,51 +10,65 @@ import (
 
 // Pacing is the client's policy for trading latency for throughput under
 // load: the one seam where the client may wait on purpose before it reads
-// or writes. See Options.Pacing.
-type Pacing uint8
-
-const (
-	// PacingOff reads every packet as soon as it arrives and writes what
-	// is queued as soon as the client's loop has nothing more to do. Under
-	// load that batches on its own, without waiting: packets that arrive
-	// while the loop works are read together, and what the loop queues
-	// while it works goes out in one write. It is the default.
-	PacingOff Pacing = iota
-	// PacingThroughput lets the client wait a little, under a sustained
-	// stream only, so that the broker and the kernel see fewer and larger
-	// reads and writes. Three mechanisms, each in its own file:
-	//
-	//   - the read coalescer (coalesce.go): when small batches bring at
-	//     least 32 packets within a millisecond, the receiver pauses 250 us
-	//     before a read that follows a small batch (up to 2 ms for a stream
-	//     of QoS 0 messages), and backs off when a pause gathers little;
-	//   - the low-water mark (lowat.go, Linux, plain TCP only): a pause
-	//     waits for the bytes it expects with SO_RCVLOWAT instead of
-	//     sleeping, so the kernel wakes the receiver once per batch;
-	//   - the write hold (hold.go): with at least 16 QoS 1 or 2 publishes
-	//     in flight, publishes and acknowledgements queued less than 200 us
-	//     after the last write wait for the next one.
-	//
-	// It costs delivery latency: a message that arrives during a pause
-	// waits for the pause's end, so a burst that follows a stream may be
-	// delivered up to 2 ms late. Use it for bulk transfer, where only
-	// throughput and CPU per message count (client/BENCHMARKS.md has the
-	// measurements with and without it).
-	PacingThroughput
-)
-
-func (p Pacing) String() string {
-	switch p {
-	case PacingOff:
-		return "off"
-	case PacingThroughput:
-		return "throughput"
-	}
-	return "Pacing(" + strconv.Itoa(int(p)) + ")"
+// or writes. Options.Pacing nil, the default, never waits: every packet is
+// read as soon as it arrives and what is queued is written as soon as the
+// client's state owner has nothing more to do. Under load that batches on
+// its own, without waiting: packets that arrive while the state owner
+// works are read together, and what it queues while it works goes out in
+// one write.
+//
+// The only policy is ThroughputPacing. Its code is linked only into
+// programs that call ThroughputPacing.
+type Pacing interface {
+	String() string
+	// start returns the pacer of one connection.
+	start(conn net.Conn) pacer
 }
 
-// readPacer decides the receiver's pauses under PacingThroughput: the
-// coalescer says when, the low-water mark how many bytes to wait for.
+// pacer is one connection's pacing: the receiver asks it before and after
+// each read, the state owner tells it what is owed and asks it whether a
+// write may wait.
+type pacer interface {
+	before(r *packet.Reader, small bool) pause
+	after(pz pause, start, first time.Time, n, bytes int, quiet bool)
+	tell(expecting bool, owed int32)
+	// hold reports whether the packets queued at now may wait for the
+	// write at until, backlog publishes being in flight before them and
+	// the last write at lastWrite.
+	hold(now, lastWrite time.Time, backlog int) (until time.Time, ok bool)
+}
+
+// ThroughputPacing returns the pacing for bulk transfer: under a sustained
+// stream only, the client waits a little so that the broker and the kernel
+// see fewer and larger reads and writes. Three mechanisms, each in its own
+// file:
+//
+//   - the read coalescer (coalesce.go): when small batches bring at least
+//     32 packets within a millisecond, the receiver pauses 250 us before a
+//     read that follows a small batch (up to 2 ms for a stream of QoS 0
+//     messages), and backs off when a pause gathers little;
+//   - the low-water mark (lowat.go, Linux, plain TCP only): a pause waits
+//     for the bytes it expects with SO_RCVLOWAT instead of sleeping, so the
+//     kernel wakes the receiver once per batch;
+//   - the write hold (hold.go): with at least 16 QoS 1 or 2 publishes in
+//     flight, publishes and acknowledgements queued less than 200 us after
+//     the last write wait for the next one.
+//
+// It costs delivery latency: a message that arrives during a pause waits
+// for the pause's end, so a burst that follows a stream may be delivered
+// up to 2 ms late. Use it where only throughput and CPU per message count
+// (client/BENCHMARKS.md has the measurements with and without it).
+func ThroughputPacing() Pacing { return throughputPacing{} }
+
+type throughputPacing struct{}
+
+func (throughputPacing) String() string { return "throughput" }
+
+func (throughputPacing) start(conn net.Conn) pacer { return &readPacer{waiter: newWaiter(conn)} }
+
+// readPacer is ThroughputPacing's pacer of one connection: the coalescer
+// says when the receiver pauses, the low-water mark how many bytes it waits
+// for, and the write hold (hold.go) when a write waits.
 type readPacer struct {
 	co coalescer
 	lw lowWater

@@ -266,8 +266,8 @@ func TestOfflineBufferDropOldest(t *testing.T) {
 	})
 }
 
-// TestPacingOffNeverWaits checks the default pacing: with a backlog of
-// publishes in flight (where PacingThroughput holds writes, see
+// TestPacingOffNeverWaits checks the default, no pacing: with a backlog of
+// publishes in flight (where ThroughputPacing holds writes, see
 // TestHeldWrites) and under a dense inbound stream (where it pauses reads,
 // see TestReaderPausesUnderStream), nothing waits: the bubble's clock does
 // not move.
@@ -279,7 +279,7 @@ func TestPacingOffNeverWaits(t *testing.T) {
 			o.MaxInFlight = 100
 			o.DefaultHandler = func(m *Message) { got <- string(m.Payload) }
 		})
-		require.Equal(t, PacingOff, c.Options().Pacing)
+		require.Nil(t, c.Options().Pacing)
 		sc, _ := connectFake(t, c, fb, &packet.Connack{})
 		start := time.Now()
 		for i := range 2 * holdBacklog {
@@ -292,16 +292,14 @@ func TestPacingOffNeverWaits(t *testing.T) {
 		for range 100 {
 			<-got
 		}
-		require.Zero(t, time.Since(start), "PacingOff waited")
+		require.Zero(t, time.Since(start), "the default pacing waited")
 		require.NoError(t, c.Close())
 	})
 }
 
 // TestPacingString checks the names of the pacing policies.
 func TestPacingString(t *testing.T) {
-	require.Equal(t, "off", PacingOff.String())
-	require.Equal(t, "throughput", PacingThroughput.String())
-	require.Equal(t, "Pacing(9)", Pacing(9).String())
+	require.Equal(t, "throughput", ThroughputPacing().String())
 	require.True(t, errors.Is(ErrOfflineMessageDropped, ErrOfflineMessageDropped))
 }
 

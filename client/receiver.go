@@ -32,11 +32,11 @@ const inQueue = 4
 // by a full dispatcher as far as inQueue batches, and then waits for a
 // free one.
 //
-// With Options.Pacing set to PacingThroughput the receiver may pause
-// before a read (pacer); otherwise it reads as soon as data is there.
+// With a pacing policy (Options.Pacing) the receiver may pause before a
+// read (pacer); otherwise it reads as soon as data is there.
 type receiver struct {
 	wake  chan struct{} // the client's: a batch is ready, or reading ended
-	pacer *readPacer    // nil: no pauses (PacingOff)
+	pacer pacer         // nil: no pauses (no pacing policy)
 	wg    sync.WaitGroup
 
 	// mu guards the fields below it.
@@ -51,8 +51,8 @@ type receiver struct {
 	room    chan struct{}
 }
 
-func newReceiver(wake chan struct{}, pacer *readPacer) *receiver {
-	return &receiver{wake: wake, pacer: pacer}
+func newReceiver(wake chan struct{}, p pacer) *receiver {
+	return &receiver{wake: wake, pacer: p}
 }
 
 func (rd *receiver) signal() {
