@@ -309,7 +309,7 @@ func TestMalformedJoinNetwork(t *testing.T) {
 
 	err := <-catch.errs
 	require.ErrorIs(t, err, dms.ErrBadNetworkInfo)
-	var se *json.SyntaxError
+	var se *dms.JSONSyntaxError
 	require.ErrorAs(t, err, &se)
 
 	require.NoError(t, e.sim.PublishJoinNetwork(ctx, "dev-4", []byte(`{"url":"gopher://h:70"}`)))

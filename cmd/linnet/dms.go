@@ -293,7 +293,7 @@ func (f *dmsFile) config(logger *slog.Logger) (dms.Config, error) {
 		ConnectTimeout:    time.Duration(f.ConnectTimeout),
 		Topics: dms.Topics{VerifyPassword: f.Topics.VerifyPassword, JoinNetwork: f.Topics.JoinNetwork,
 			ControlDevice: f.Topics.ControlDevice, Heartbeat: f.Topics.Heartbeat},
-		Logger: logger,
+		Logger: libLogger(logger),
 	}
 	if f.Password != "" {
 		pw := f.Password
