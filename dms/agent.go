@@ -35,7 +35,7 @@ type Agent struct {
 	done      chan struct{}
 	observers []observer
 	nextObs   int
-	online    *client.Client              // the DMS client from DMSConnected until it is left
+	online    *client.Client             // the DMS client from DMSConnected until it is left
 	own       map[*client.Token]struct{} // the device's own publishes not yet seen complete
 
 	// Owned by the run goroutine (or by Stop before Start, under mu).

@@ -343,8 +343,8 @@ func TestDevicePublishSubscribe(t *testing.T) {
 type warnCatcher struct{ recs chan slog.Record }
 
 func (h *warnCatcher) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (h *warnCatcher) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h *warnCatcher) WithGroup(string) slog.Handler             { return h }
+func (h *warnCatcher) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *warnCatcher) WithGroup(string) slog.Handler                { return h }
 func (h *warnCatcher) Handle(_ context.Context, r slog.Record) error {
 	h.recs <- r.Clone()
 	return nil

@@ -44,7 +44,9 @@ func (t Topics) For(deviceID string) Topics {
 		ControlDevice: r(t.ControlDevice), Heartbeat: r(t.Heartbeat)}
 }
 
-func expandID(template, deviceID string) string { return strings.ReplaceAll(template, "{id}", deviceID) }
+func expandID(template, deviceID string) string {
+	return strings.ReplaceAll(template, "{id}", deviceID)
+}
 
 func (t Topics) validate() error {
 	for _, f := range []struct{ name, v string }{{"Topics.VerifyPassword", t.VerifyPassword},
