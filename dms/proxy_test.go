@@ -161,4 +161,3 @@ func (p *packetProxy) close() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
-
