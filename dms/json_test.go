@@ -2,6 +2,7 @@ package dms
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -118,4 +119,29 @@ func FuzzJSON(f *testing.F) {
 		_, _ = ParseNetworkInfo("t", b, nil)
 		_ = heartbeatDeviceID(b)
 	})
+}
+
+// TestMD5LikeCrypto holds the hand-written MD5 to crypto/md5 across the
+// padding boundaries (lengths 0 to 200) and a long input, and checks the
+// constant-time comparison.
+func TestMD5LikeCrypto(t *testing.T) {
+	msg := make([]byte, 0, 1000)
+	for n := 0; n <= 200; n++ {
+		if got, want := md5Sum(msg), md5.Sum(msg); got != want {
+			t.Fatalf("length %d: %x, want %x", n, got, want)
+		}
+		msg = append(msg, byte(n*7+3))
+	}
+	long := bytes.Repeat([]byte("ovopark_dev-42_17000000"), 300)
+	if got, want := md5Sum(long), md5.Sum(long); got != want {
+		t.Fatalf("long input: %x, want %x", got, want)
+	}
+	for _, c := range []struct {
+		a, b string
+		eq   bool
+	}{{"", "", true}, {"abc", "abc", true}, {"abc", "abd", false}, {"abc", "ab", false}, {"x", "", false}} {
+		if equalConstantTime(c.a, c.b) != c.eq {
+			t.Errorf("equalConstantTime(%q, %q) != %v", c.a, c.b, c.eq)
+		}
+	}
 }
