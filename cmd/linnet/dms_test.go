@@ -14,7 +14,9 @@ import (
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/dms"
 	"github.com/linnet-mqtt/linnet/internal/embedbroker"
+	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
+	"github.com/linnet-mqtt/linnet/packet"
 )
 
 // TestDemo runs the demo to completion and checks that it showed every
@@ -159,4 +161,40 @@ func TestDMSAndProbeBadArguments(t *testing.T) {
 		})
 	}
 	requireExit(t, linnet(t, "", "probe", "-L", "tcp://"+closedPort(t), "pk/d"), exitFailure, "linnet probe: unreachable")
+}
+
+// TestDMSStopUnacknowledged: a scripted broker plays both servers; a
+// join-network message the agent cannot read shows as a warning line;
+// the DMS server never acknowledges the heartbeat; SIGINT still ends
+// linnet dms with a DISCONNECT and exit 0.
+func TestDMSStopUnacknowledged(t *testing.T) {
+	fb := fakebroker.New(t)
+	uri := fb.ListenTCP(t)
+	agent := startLinnet(t, "dms", "-id", "dev-q", "-redirect", uri, "-heartbeat", "1h")
+	handshake := func() *fakebroker.Conn {
+		c := fb.Accept(t)
+		c.WantType(t, packet.TypeConnect)
+		c.WritePacket(t, &packet.Connack{})
+		sub := c.WantType(t, packet.TypeSubscribe).(*packet.Subscribe)
+		codes := make([]packet.SubackCode, len(sub.Subscriptions))
+		for i := range codes {
+			codes[i] = packet.SubackQoS1
+		}
+		c.WritePacket(t, &packet.Suback{PacketID: sub.PacketID, ReturnCodes: codes})
+		return c
+	}
+	c1 := handshake()
+	agent.waitLine("--RedirectConnected--> AwaitingNetworkInfo")
+	c1.WritePacket(t, &packet.Publish{Topic: "/elogger/dev-q/join_network", Payload: []byte("<dms>nowhere</dms>")})
+	require.Contains(t, agent.waitLine("warning   join-network message ignored"), `payload="<dms>nowhere</dms>"`)
+	c1.WritePacket(t, &packet.Publish{Topic: "/elogger/dev-q/join_network", Payload: []byte(`{"url":"` + uri + `"}`)})
+	c1.WantType(t, packet.TypeDisconnect)
+	c2 := handshake()
+	agent.waitLine("--DMSConnected--> Online")
+	c2.WantType(t, packet.TypePublish) // the heartbeat, never acknowledged
+	require.NoError(t, agent.cmd.Process.Signal(os.Interrupt))
+	c2.WantType(t, packet.TypeDisconnect)
+	agent.waitLine("--Stopped--> Stopped")
+	require.Equal(t, exitOK, agent.wait(), agent.stderr())
+	require.Empty(t, agent.stderr())
 }
