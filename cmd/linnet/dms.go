@@ -366,7 +366,7 @@ type warnPrinter struct {
 }
 
 func (h *warnPrinter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (h *warnPrinter) WithGroup(string) slog.Handler              { return h }
+func (h *warnPrinter) WithGroup(string) slog.Handler                { return h }
 func (h *warnPrinter) WithAttrs(as []slog.Attr) slog.Handler {
 	return &warnPrinter{out: h.out, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
 }
