@@ -20,8 +20,8 @@ import (
 )
 
 // TestDemo runs the demo to completion and checks that it showed every
-// step, in order: the two-phase connect, heartbeats, an RRPC probe that
-// finds the device online, the silenced device declared offline, and a
+// step, in order: the two-phase connect, heartbeats, a control message the
+// device answers, an RRPC probe that finds the device online, the silenced device declared offline, and a
 // clean shutdown. Its waits are event-driven; -timeout only bounds it.
 func TestDemo(t *testing.T) {
 	r := linnet(t, "", "demo", "-heartbeat", "300ms", "-timeout", "55s")
@@ -34,10 +34,13 @@ func TestDemo(t *testing.T) {
 		"--NetworkInfoReceived--> ConnectingDMS",
 		"--DMSConnected--> Online",
 		"backend   heartbeat from dev-0042",
-		"step 3: RRPC probe",
+		"step 3: the back end sends dev-0042 a control message",
+		`device    control message {"cmd":"report-status"}, answering on /elogger/dev-0042/ctrlReply`,
+		`backend   reply from dev-0042 on /elogger/dev-0042/ctrlReply: {"request":{"cmd":"report-status"},"status":"ok"}`,
+		"step 4: RRPC probe",
 		"device    RRPC request",
 		"prober    demo/dev-0042 ONLINE: round trip",
-		"step 4: dev-0042 stops answering RRPC",
+		"step 5: dev-0042 stops answering RRPC",
 		"prober    demo/dev-0042 probe 1 of 2: no RRPC reply in time",
 		"prober    demo/dev-0042 probe 2 of 2: no RRPC reply in time",
 		"prober    demo/dev-0042 OFFLINE",
