@@ -219,8 +219,11 @@ func (c *Config) validate() error {
 		t.VerifyPassword, t.JoinNetwork, t.ControlDevice); err != nil {
 		return err
 	}
-	if err := validateSubscriptions("DMSSubscriptions", c.DeviceID, c.DMSSubscriptions,
-		t.VerifyPassword, t.ControlDevice); err != nil {
+	dmsTaken := []string{t.VerifyPassword, t.ControlDevice}
+	if r := c.RRPC; r != nil {
+		dmsTaken = append(dmsTaken, RRPCRequestFilter(Device{r.ProductKey, r.DeviceName}))
+	}
+	if err := validateSubscriptions("DMSSubscriptions", c.DeviceID, c.DMSSubscriptions, dmsTaken...); err != nil {
 		return err
 	}
 	for i, k := range c.NetworkInfoKeys {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linnet-mqtt/linnet/dms"
+	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/transport"
 )
 
@@ -160,6 +161,27 @@ func TestConfigErrors(t *testing.T) {
 		{"Topics.Heartbeat", func(c *dms.Config) { c.Topics.Heartbeat = "a/#" }, nil},
 		{"RRPC.ProductKey", func(c *dms.Config) { c.RRPC = &dms.RRPCConfig{DeviceName: "n"} }, nil},
 		{"RRPC.DeviceName", func(c *dms.Config) { c.RRPC = &dms.RRPCConfig{ProductKey: "p", DeviceName: "a/b"} }, nil},
+		{"SubscribeTimeout", func(c *dms.Config) { c.SubscribeTimeout = -1 }, nil},
+		{"DrainTimeout", func(c *dms.Config) { c.DrainTimeout = -1 }, nil},
+		{"OfflineBuffer", func(c *dms.Config) { c.OfflineBuffer = -1 }, nil},
+		{"NetworkInfoKeys[1]", func(c *dms.Config) { c.NetworkInfoKeys = []string{"url", ""} }, nil},
+		{"DMSSubscriptions[0].Filter", func(c *dms.Config) {
+			c.DMSSubscriptions = []dms.Subscription{{Filter: "a/#/b", Handler: func(string, []byte) {}}}
+		}, packet.ErrProtocol},
+		{"DMSSubscriptions[0].Filter", func(c *dms.Config) {
+			c.DMSSubscriptions = []dms.Subscription{{Filter: "/elogger/{id}/ctrlDevice", Handler: func(string, []byte) {}}}
+		}, nil},
+		{"DMSSubscriptions[0].Filter", func(c *dms.Config) {
+			c.RRPC = &dms.RRPCConfig{ProductKey: "p", DeviceName: "n"}
+			c.DMSSubscriptions = []dms.Subscription{{Filter: "/sys/p/n/rrpc/request/+", Handler: func(string, []byte) {}}}
+		}, nil},
+		{"RedirectSubscriptions[1].QoS", func(c *dms.Config) {
+			h := func(string, []byte) {}
+			c.RedirectSubscriptions = []dms.Subscription{{Filter: "a", Handler: h}, {Filter: "b", QoS: 3, Handler: h}}
+		}, packet.ErrInvalidQoS},
+		{"RedirectSubscriptions[0].Handler", func(c *dms.Config) {
+			c.RedirectSubscriptions = []dms.Subscription{{Filter: "a"}}
+		}, nil},
 	}
 	for _, c := range cases {
 		cfg := base()
