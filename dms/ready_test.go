@@ -307,11 +307,22 @@ func TestDevicePublishSubscribe(t *testing.T) {
 		c2.WritePacket(t, &packet.Publish{Topic: "/dev-s/extra", Payload: []byte("x")})
 		require.Equal(t, "/dev-s/extra x", <-own)
 
-		// The DMS connection drops: a publish waits for the reconnect.
+		// The DMS connection drops: a publish waits for the reconnect. (The
+		// first dial is refused, so that the client waits, taking
+		// publishes, rather than block on writing its CONNECT.)
+		s.fb.RefuseDials(1)
 		c2.Close()
 		s.rec.expect(t, dms.EventConnectionLost)
 		tok, err := a.PublishAsync("/dev-s/queued", packet.QoS1, false, []byte("q"))
 		require.NoError(t, err)
+		for range dms.DefaultOfflineBuffer - 1 { // the buffer holds DefaultOfflineBuffer
+			_, err := a.PublishAsync("/dev-s/filler", packet.QoS1, false, nil)
+			require.NoError(t, err)
+		}
+		full, err := a.PublishAsync("/dev-s/filler", packet.QoS1, false, nil)
+		require.NoError(t, err)
+		<-full.Done()
+		require.ErrorIs(t, full.Err(), client.ErrOfflineBufferFull)
 		c3 := s.connect()
 		s.rec.expect(t, dms.EventDMSConnected)
 		var queued *packet.Publish
