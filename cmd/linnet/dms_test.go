@@ -81,6 +81,8 @@ func TestDMSAgentAndProbe(t *testing.T) {
 		"redirectServer": "tcp://127.0.0.1:1",
 		"heartbeatInterval": "10m",
 		"joinNetworkWait": "20s",
+		"subscribeTimeout": "5s",
+		"allowInsecureDms": false,
 		"rrpc": {"productKey": "pk"}
 	}`), 0o600))
 	// The flags override the file's redirect server and heartbeat.
