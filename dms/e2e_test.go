@@ -239,8 +239,8 @@ func (e *env) newProberOn(clock *fakeClock, cfg dms.ProberConfig) *dms.Prober {
 }
 
 // TestJoinNetworkTimeoutFallback: no join-network message; after the wait
-// the agent takes the default DMS server. A verify_pwd message in phase one
-// reaches its handler.
+// the agent takes the default DMS server, and the transition says so in
+// its text. A verify_pwd message in phase one reaches its handler.
 func TestJoinNetworkTimeoutFallback(t *testing.T) {
 	e := newEnv(t)
 	ctx := waitCtx(t)
@@ -260,6 +260,8 @@ func TestJoinNetworkTimeoutFallback(t *testing.T) {
 	e.clock.Advance(time.Second)
 	trs := rec.expect(t, dms.EventNetworkInfoReceived, dms.EventDMSConnected)
 	require.True(t, trs[0].Event.Fallback)
+	require.Equal(t, "AwaitingNetworkInfo --NetworkInfoReceived--> ConnectingDMS "+e.dms.uri()+
+		" (fallback: no usable join-network message in time, default DMS server)", trs[0].String())
 	require.Equal(t, e.dms.uri(), trs[0].Event.Server)
 	require.Equal(t, t0.Add(dms.DefaultJoinNetworkWait), trs[0].At)
 	_, err := e.sim.WaitHeartbeats(ctx, 1)
@@ -309,7 +311,7 @@ func TestMalformedJoinNetwork(t *testing.T) {
 
 	err := <-catch.errs
 	require.ErrorIs(t, err, dms.ErrBadNetworkInfo)
-	var se *json.SyntaxError
+	var se *dms.JSONSyntaxError
 	require.ErrorAs(t, err, &se)
 
 	require.NoError(t, e.sim.PublishJoinNetwork(ctx, "dev-4", []byte(`{"url":"gopher://h:70"}`)))

@@ -2,8 +2,8 @@ package dms
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
+	"time"
 )
 
 // Sentinel errors of the package; the typed errors below match them with
@@ -15,10 +15,16 @@ var (
 	// join-network payload that carries no usable DMS server URI.
 	ErrBadNetworkInfo = errors.New("dms: unusable join-network message")
 	// ErrNoNetworkInfo: no usable join-network message arrived within
-	// Config.JoinNetworkWait and there is no Config.DefaultDMSServer.
-	ErrNoNetworkInfo = errors.New("dms: no join-network message in time")
-	// ErrIllegalTransition is matched by every *TransitionError.
-	ErrIllegalTransition = errors.New("dms: illegal state transition")
+	// Config.JoinNetworkWait and there is no Config.DefaultDMSServer. When
+	// messages came and could not be read, the error also matches the last
+	// one's *NetworkInfoError.
+	ErrNoNetworkInfo = errors.New("dms: no usable join-network message in time")
+	// ErrTimeout is matched by every *TimeoutError.
+	ErrTimeout = errors.New("dms: timed out")
+	// ErrInsecureDMS is matched by every *DowngradeError.
+	ErrInsecureDMS = errors.New("dms: DMS server without TLS after a TLS redirect server")
+	// ErrNotOnline is matched by every *StateError.
+	ErrNotOnline = errors.New("dms: agent not online")
 	// ErrHeartbeat: a heartbeat was not acknowledged in time, or could not
 	// be sent; it is wrapped with the cause.
 	ErrHeartbeat = errors.New("dms: heartbeat failed")
@@ -120,19 +126,75 @@ func (e *PhaseError) Error() string {
 // Unwrap returns the cause.
 func (e *PhaseError) Unwrap() error { return e.Err }
 
-// TransitionError reports an event that the current state does not accept.
-// It matches ErrIllegalTransition.
-type TransitionError struct {
-	From  State
-	Event EventKind
+// TimeoutError is a bounded wait of the flow that ended without its answer:
+// a SUBACK that did not come within Config.SubscribeTimeout. It matches
+// ErrTimeout and is a net.Error-style timeout (Timeout reports true).
+type TimeoutError struct {
+	Wait  string        // what did not come: "SUBACK for /elogger/dev-42/verify_pwd..."
+	After time.Duration // how long the agent waited
 }
 
-func (e *TransitionError) Error() string {
-	return fmt.Sprintf("dms: illegal state transition: %v in state %v", e.Event, e.From)
+func (e *TimeoutError) Error() string {
+	return "dms: no " + e.Wait + " within " + e.After.String()
 }
 
-// Unwrap returns ErrIllegalTransition.
-func (e *TransitionError) Unwrap() error { return ErrIllegalTransition }
+// Unwrap returns ErrTimeout.
+func (e *TimeoutError) Unwrap() error { return ErrTimeout }
+
+// Timeout reports true.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// DowngradeError is a DMS server without TLS offered after a redirect
+// server reached over TLS: the agent refuses it, so that the device's
+// identity and password never cross the network in clear text, unless
+// Config.AllowInsecureDMS is set. It matches ErrInsecureDMS.
+type DowngradeError struct {
+	Redirect string // the redirect server, over TLS
+	DMS      string // the DMS server refused, without TLS
+}
+
+func (e *DowngradeError) Error() string {
+	return "dms: refusing DMS server " + strconv.Quote(e.DMS) + ": not TLS after the TLS redirect server " +
+		e.Redirect + " (Config.AllowInsecureDMS would allow it)"
+}
+
+// Unwrap returns ErrInsecureDMS.
+func (e *DowngradeError) Unwrap() error { return ErrInsecureDMS }
+
+// StateError is a call that needs the agent Online (Agent.Publish,
+// Agent.Subscribe) made in another state. It matches ErrNotOnline, and
+// ErrStopped once the agent is stopping or stopped.
+type StateError struct{ State State }
+
+func (e *StateError) Error() string {
+	return "dms: the agent is " + e.State.String() + ", not Online"
+}
+
+// Unwrap returns ErrNotOnline, and ErrStopped in StateStopping and
+// StateStopped.
+func (e *StateError) Unwrap() []error {
+	if e.State == StateStopping || e.State == StateStopped {
+		return []error{ErrNotOnline, ErrStopped}
+	}
+	return []error{ErrNotOnline}
+}
+
+// heartbeatError is a failed heartbeat: it matches ErrHeartbeat and the
+// cause.
+type heartbeatError struct{ err error }
+
+func (e *heartbeatError) Error() string   { return ErrHeartbeat.Error() + ": " + e.err.Error() }
+func (e *heartbeatError) Unwrap() []error { return []error{ErrHeartbeat, e.err} }
+
+// unreadableError is the end of the join-network wait when messages came
+// and none could be read: it matches ErrNoNetworkInfo and the last
+// message's *NetworkInfoError.
+type unreadableError struct{ last *NetworkInfoError }
+
+func (e *unreadableError) Error() string {
+	return ErrNoNetworkInfo.Error() + ": a message came and could not be read: " + e.last.Error()
+}
+func (e *unreadableError) Unwrap() []error { return []error{ErrNoNetworkInfo, e.last} }
 
 // ProbeError is the failure of one RRPC probe. It unwraps to ErrProbeTimeout,
 // ErrReplyMismatch, a publish error of the client, or the context's error.

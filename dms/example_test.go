@@ -176,3 +176,84 @@ func ExampleParseNetworkInfo() {
 	// "tcp://10.0.0.2:1883" false
 	// "" true
 }
+
+// A device that answers control messages on its DMS connection, and reads
+// a join-network message in a format of its own ("dms=<uri>").
+func ExampleAgent_PublishAsync() {
+	broker, stop := exampleBroker() // redirect and DMS server at once
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sim, err := dms.NewSimulator(dms.SimulatorConfig{
+		Redirect: client.Options{Servers: []string{broker}, ClientID: "backend-1", Username: "backend-1"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := sim.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer sim.Stop(ctx)
+	if err := sim.PublishJoinNetwork(ctx, "dev-2", []byte("dms="+broker)); err != nil {
+		panic(err)
+	}
+
+	var agent *dms.Agent
+	online := make(chan struct{})
+	agent, err = dms.NewAgent(dms.Config{
+		DeviceID:       "dev-2",
+		RedirectServer: broker,
+		NetworkInfo: func(topic string, payload []byte) (string, error) {
+			uri, ok := strings.CutPrefix(string(payload), "dms=")
+			if !ok {
+				return "", fmt.Errorf("no dms= in %q", payload)
+			}
+			return uri, nil
+		},
+		OnControlDevice: func(topic string, payload []byte) {
+			// On the client's dispatcher: PublishAsync does not wait.
+			if _, err := agent.PublishAsync("/elogger/dev-2/ctrlReply", 1, false, []byte("done")); err != nil {
+				fmt.Println("cannot answer:", err)
+			}
+		},
+		OnTransition: func(tr dms.Transition) {
+			if tr.To == dms.StateOnline {
+				close(online)
+			}
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := agent.Publish(ctx, "/elogger/dev-2/hello", 1, false, nil); err != nil {
+		fmt.Println(err)
+	}
+	if err := agent.Start(); err != nil {
+		panic(err)
+	}
+	<-online
+
+	backend, err := client.New(client.Options{Servers: []string{broker}, ClientID: "backend-2", Username: "backend-2"})
+	if err != nil {
+		panic(err)
+	}
+	if err := backend.Connect(ctx); err != nil {
+		panic(err)
+	}
+	defer backend.Close()
+	replies := make(chan string, 1)
+	if _, err := backend.Subscribe(ctx, func(m *client.Message) { replies <- string(m.Payload) },
+		client.Subscription{Filter: "/elogger/dev-2/ctrlReply"}); err != nil {
+		panic(err)
+	}
+	if err := backend.Publish(ctx, "/elogger/dev-2/ctrlDevice", 1, false, []byte(`{"cmd":"reboot"}`)); err != nil {
+		panic(err)
+	}
+	fmt.Println("reply:", <-replies)
+	if err := agent.Stop(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// dms: the agent is Idle, not Online
+	// reply: done
+}

@@ -1,9 +1,6 @@
 package dms
 
 import (
-	"crypto/md5"
-	"crypto/subtle"
-	"encoding/hex"
 	"strconv"
 	"time"
 )
@@ -34,8 +31,15 @@ func passwordAt(deviceID string, window int64) string {
 	b = append(b, deviceID...)
 	b = append(b, '_')
 	b = strconv.AppendInt(b, window, 10)
-	sum := md5.Sum(b)
-	return hex.EncodeToString(sum[:])
+	sum := md5Sum(b)
+	// Lowercase hex by hand: encoding/hex imports fmt, which a constrained
+	// build cannot afford.
+	const digits = "0123456789abcdef"
+	out := make([]byte, 2*len(sum))
+	for i, c := range sum {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&0xf]
+	}
+	return string(out)
 }
 
 // CheckPassword reports whether password is the default-scheme password of
@@ -44,9 +48,7 @@ func passwordAt(deviceID string, window int64) string {
 // possibly after a window boundary. The comparison takes constant time.
 func CheckPassword(deviceID, password string, now time.Time) bool {
 	w := now.Unix() / 100
-	ok := 0
-	for _, win := range []int64{w, w - 1} {
-		ok |= subtle.ConstantTimeCompare([]byte(passwordAt(deviceID, win)), []byte(password))
-	}
-	return ok == 1
+	cur := equalConstantTime(passwordAt(deviceID, w), password)
+	prev := equalConstantTime(passwordAt(deviceID, w-1), password)
+	return cur || prev
 }

@@ -2,13 +2,13 @@
 
 package dms
 
-import (
-	"log/slog"
+import "github.com/linnet-mqtt/linnet/internal/nolog"
 
-	"github.com/linnet-mqtt/linnet/client"
-)
+// Logger is the type of the logger of an Agent, a Prober and a Simulator
+// (Config.Logger...). This build has the linnet_noslog tag: Logger discards
+// everything and log/slog is not linked in. Without the tag it is
+// log/slog's Logger.
+type Logger = nolog.Logger
 
-// clientLogger is the logger dms hands to the clients it makes. With the
-// linnet_noslog tag the client cannot take a *slog.Logger, so its records
-// are dropped; dms's own records still go to l.
-func clientLogger(*slog.Logger) *client.Logger { return nil }
+// discardLogger returns the logger used when none is given: nil works.
+func discardLogger() *Logger { return nil }

@@ -2,6 +2,7 @@ package dms_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/dms"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
+	"github.com/linnet-mqtt/linnet/packet"
 )
 
 // TestFlowMosquitto runs the flow against two mosquitto processes (redirect
@@ -90,4 +92,63 @@ func TestFlowMosquitto(t *testing.T) {
 
 	require.NoError(t, a.Stop(ctx))
 	require.Equal(t, dms.StateStopped, a.State())
+}
+
+// TestSubscribeTimeoutMosquitto: mosquitto behind a proxy that swallows
+// the agent's SUBSCRIBE answers CONNECT and PINGREQ, never the SUBSCRIBE;
+// after SubscribeTimeout the attempt fails with a *TimeoutError, and the
+// retry after the back-off (the proxy now forwarding) gets through.
+func TestSubscribeTimeoutMosquitto(t *testing.T) {
+	m := testbroker.StartMosquitto(t, testbroker.MosquittoConfig{})
+	px := startProxy(t, "127.0.0.1:"+strconv.Itoa(m.Port))
+	px.setDrop(packet.TypeSubscribe)
+	clock := newFakeClock(t0)
+	rec := newRecorder()
+	a, err := dms.NewAgent(dms.Config{DeviceID: "dev-mt", RedirectServer: px.uri(), Clock: clock,
+		OnTransition: rec.observe, Backoff: client.Backoff{Min: time.Second, Rand: func() float64 { return 0 }}})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	defer a.Stop(context.Background())
+	rec.expect(t, dms.EventStart)
+	px.waitSeen(t, packet.TypeSubscribe)
+	clock.AwaitWaiters(t, 1) // the SUBACK wait
+	clock.Advance(dms.DefaultSubscribeTimeout - time.Second)
+	require.Equal(t, dms.StateConnectingRedirect, a.State())
+	clock.Advance(time.Second)
+	tr := rec.expect(t, dms.EventConnectionFailed)[0]
+	var te *dms.TimeoutError
+	require.ErrorAs(t, tr.Event.Err, &te)
+	px.setDrop()
+	clock.AwaitWaiters(t, 1) // the back-off
+	clock.Advance(time.Second)
+	rec.expect(t, dms.EventRetry, dms.EventRedirectConnected)
+	stopAgent(t, a, rec)
+}
+
+// TestStopMosquitto: the DMS server is mosquitto behind a proxy that
+// swallows the agent's PUBLISH, so the heartbeat is never acknowledged;
+// Stop still returns nil at once (well within its context) after a
+// DISCONNECT, and the heartbeat is not reported.
+func TestStopMosquitto(t *testing.T) {
+	m := testbroker.StartMosquitto(t, testbroker.MosquittoConfig{})
+	px := startProxy(t, "127.0.0.1:"+strconv.Itoa(m.Port))
+	px.setDrop(packet.TypePublish)
+	ctx := waitCtx(t)
+	sim, err := dms.NewSimulator(dms.SimulatorConfig{Redirect: client.Options{Servers: []string{m.URI()}, ClientID: "sim-stop"}})
+	require.NoError(t, err)
+	require.NoError(t, sim.Start(ctx))
+	defer sim.Stop(context.Background())
+	require.NoError(t, sim.Register(ctx, "dev-stop", px.uri()))
+
+	rec := newRecorder()
+	results := make(chan error, 10)
+	a, err := dms.NewAgent(dms.Config{DeviceID: "dev-stop", RedirectServer: m.URI(), OnTransition: rec.observe,
+		OnHeartbeatResult: func(err error) { results <- err }})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	rec.expect(t, dms.EventStart, dms.EventRedirectConnected, dms.EventNetworkInfoReceived, dms.EventDMSConnected)
+	px.waitSeen(t, packet.TypePublish) // the heartbeat, swallowed
+	stopAgent(t, a, rec)
+	px.waitSeen(t, packet.TypeDisconnect)
+	require.Empty(t, results)
 }

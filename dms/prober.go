@@ -3,14 +3,11 @@ package dms
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/packet"
@@ -61,7 +58,7 @@ type ProberConfig struct {
 	// Clock measures the round trip and the timeout; nil means
 	// SystemClock.
 	Clock  Clock
-	Logger *slog.Logger
+	Logger *Logger
 }
 
 // Verdict is the result of checking one device.
@@ -80,7 +77,7 @@ type Verdict struct {
 type Prober struct {
 	c       *client.Client
 	cfg     ProberConfig
-	log     *slog.Logger
+	log     *Logger
 	base    uint64
 	seq     atomic.Uint64
 	mu      sync.Mutex
@@ -117,7 +114,7 @@ func NewProber(ctx context.Context, c *client.Client, cfg ProberConfig) (*Prober
 		cfg.Clock = SystemClock()
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = discardLogger()
 	}
 	p := &Prober{c: c, cfg: cfg, log: cfg.Logger, waiting: make(map[probeKey]chan []byte), done: make(chan struct{}),
 		base: uint64(rand.Uint32()) << 20}
@@ -226,15 +223,16 @@ func (p *Prober) Check(ctx context.Context, d Device) Verdict {
 // verdicts in the order of devices.
 func (p *Prober) CheckAll(ctx context.Context, devices []Device) []Verdict {
 	out := make([]Verdict, len(devices))
-	var g errgroup.Group
-	g.SetLimit(p.cfg.Concurrency)
+	sem := make(chan struct{}, p.cfg.Concurrency)
+	var wg sync.WaitGroup
 	for i, d := range devices {
-		g.Go(func() error {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
 			out[i] = p.Check(ctx, d)
-			return nil
 		})
 	}
-	_ = g.Wait()
+	wg.Wait()
 	return out
 }
 

@@ -2,7 +2,6 @@ package dms
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 
 	"github.com/linnet-mqtt/linnet/client"
@@ -82,7 +81,7 @@ func EchoRRPC(req *RRPCRequest) ([]byte, error) { return req.Payload, nil }
 // echoes the request. It returns once the subscription is acknowledged; the
 // responder then lives as long as the subscription (c re-makes it after a
 // reconnect). logger may be nil.
-func ServeRRPC(ctx context.Context, c *client.Client, d Device, h RRPCHandler, logger *slog.Logger) error {
+func ServeRRPC(ctx context.Context, c *client.Client, d Device, h RRPCHandler, logger *Logger) error {
 	if err := validateRRPCNames(d.ProductKey, d.DeviceName); err != nil {
 		return err
 	}
@@ -90,7 +89,7 @@ func ServeRRPC(ctx context.Context, c *client.Client, d Device, h RRPCHandler, l
 		h = EchoRRPC
 	}
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = discardLogger()
 	}
 	filter := RRPCRequestFilter(d)
 	codes, err := c.Subscribe(ctx, func(m *client.Message) {

@@ -2,8 +2,6 @@ package dms
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -31,7 +29,7 @@ type SimulatorConfig struct {
 	// OnHeartbeat is called for every heartbeat, on the DMS client's
 	// dispatcher goroutine.
 	OnHeartbeat func(Heartbeat)
-	Logger      *slog.Logger
+	Logger      *Logger
 }
 
 // Heartbeat is one heartbeat as the simulator received it.
@@ -50,7 +48,7 @@ type Heartbeat struct {
 // (Authenticate). It does not embed a broker.
 type Simulator struct {
 	cfg      SimulatorConfig
-	log      *slog.Logger
+	log      *Logger
 	redirect *client.Client
 	dms      *client.Client // == redirect when cfg.DMS is nil
 
@@ -76,7 +74,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		cfg.Check = CheckPassword
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = discardLogger()
 	}
 	cfg.Topics = cfg.Topics.withDefaults()
 	if err := packet.ValidateTopicName(cfg.Topics.Heartbeat); err != nil {
@@ -86,7 +84,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		changed: make(chan struct{}), stoppedCh: make(chan struct{})}
 	ro := cfg.Redirect
 	if ro.Logger == nil {
-		ro.Logger = clientLogger(cfg.Logger)
+		ro.Logger = cfg.Logger
 	}
 	var err error
 	if s.redirect, err = client.New(ro); err != nil {
@@ -96,7 +94,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	if cfg.DMS != nil {
 		do := *cfg.DMS
 		if do.Logger == nil {
-			do.Logger = clientLogger(cfg.Logger)
+			do.Logger = cfg.Logger
 		}
 		if s.dms, err = client.New(do); err != nil {
 			_ = s.redirect.Close()
@@ -137,11 +135,7 @@ func (s *Simulator) Start(ctx context.Context) error {
 }
 
 func (s *Simulator) onHeartbeat(m *client.Message) {
-	var body struct {
-		DeviceID string `json:"deviceId"`
-	}
-	_ = json.Unmarshal(m.Payload, &body) // any JSON is a heartbeat; the id is optional
-	hb := Heartbeat{DeviceID: body.DeviceID, Payload: m.Payload, At: s.cfg.Clock.Now()}
+	hb := Heartbeat{DeviceID: heartbeatDeviceID(m.Payload), Payload: m.Payload, At: s.cfg.Clock.Now()}
 	s.mu.Lock()
 	s.beats = append(s.beats, hb)
 	close(s.changed)
@@ -168,10 +162,7 @@ func (s *Simulator) ready() error {
 // Register records deviceID and publishes its join-network message,
 // {"url":"<dmsURI>"}, retained at QoS 1 on the redirect server.
 func (s *Simulator) Register(ctx context.Context, deviceID, dmsURI string) error {
-	body, err := json.Marshal(map[string]string{"url": dmsURI})
-	if err != nil {
-		return err
-	}
+	body := append(appendJSONString([]byte(`{"url":`), dmsURI), '}')
 	if err := s.PublishJoinNetwork(ctx, deviceID, body); err != nil {
 		return err
 	}
@@ -311,4 +302,17 @@ func (s *Simulator) Stop(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// heartbeatDeviceID returns the "deviceId" string of a heartbeat body, or
+// "" when the body is not a JSON object with one: any payload is a
+// heartbeat, the id is optional.
+func heartbeatDeviceID(body []byte) string {
+	members, err := jsonObject(body)
+	if err != nil {
+		return ""
+	}
+	v, _ := lookup(members, "deviceId")
+	id, _ := jsonStringValue(v)
+	return id
 }

@@ -93,8 +93,20 @@ type Transition struct {
 	At    time.Time // the agent's clock
 }
 
+// String is one line: the states, the event, its server, whether the
+// default DMS server was taken as a fallback, the back-off delay and the
+// error.
 func (t Transition) String() string {
 	s := t.From.String() + " --" + t.Event.Kind.String() + "--> " + t.To.String()
+	if t.Event.Server != "" {
+		s += " " + t.Event.Server
+	}
+	if t.Event.Fallback {
+		s += " (fallback: no usable join-network message in time, default DMS server)"
+	}
+	if t.Event.Delay > 0 {
+		s += " (retry in " + t.Event.Delay.String() + ")"
+	}
 	if t.Event.Err != nil {
 		s += " (" + t.Event.Err.Error() + ")"
 	}
@@ -139,10 +151,11 @@ var transitions = map[State]map[EventKind]State{
 	StateStopped:  {},
 }
 
-// next returns the state that ev leads to from s, or a *TransitionError.
-func next(s State, ev EventKind) (State, error) {
+// next returns the state that ev leads to from s, and false (with s) when
+// s does not accept ev.
+func next(s State, ev EventKind) (State, bool) {
 	if to, ok := transitions[s][ev]; ok {
-		return to, nil
+		return to, true
 	}
-	return s, &TransitionError{From: s, Event: ev}
+	return s, false
 }

@@ -1,7 +1,6 @@
 package dms_test
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linnet-mqtt/linnet/dms"
+	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/transport"
 )
 
@@ -78,15 +78,16 @@ func TestParseNetworkInfo(t *testing.T) {
 				require.ErrorIs(t, err, c.also)
 			}
 			if c.name == "malformed JSON" {
-				var se *json.SyntaxError
+				var se *dms.JSONSyntaxError
 				require.True(t, errors.As(err, &se), "the JSON error is kept: %v", err)
+				require.Equal(t, 7, se.Offset)
 			}
 		})
 	}
 }
 
 // TestTransitions walks the table: the legal flow, and every event that a
-// state does not accept is rejected with a *TransitionError.
+// state does not accept is rejected and leaves the state alone.
 func TestTransitions(t *testing.T) {
 	path := []struct {
 		from dms.State
@@ -111,8 +112,8 @@ func TestTransitions(t *testing.T) {
 		{dms.StateStopping, dms.EventStopped, dms.StateStopped},
 	}
 	for _, p := range path {
-		got, err := dms.Next(p.from, p.ev)
-		require.NoError(t, err, "%v + %v", p.from, p.ev)
+		got, ok := dms.Next(p.from, p.ev)
+		require.True(t, ok, "%v + %v", p.from, p.ev)
 		require.Equal(t, p.to, got, "%v + %v", p.from, p.ev)
 	}
 	illegal := []struct {
@@ -133,11 +134,8 @@ func TestTransitions(t *testing.T) {
 		{dms.StateConnectingDMS, dms.EventHeartbeatFailed},
 	}
 	for _, c := range illegal {
-		got, err := dms.Next(c.from, c.ev)
-		require.ErrorIs(t, err, dms.ErrIllegalTransition, "%v + %v", c.from, c.ev)
-		var te *dms.TransitionError
-		require.ErrorAs(t, err, &te)
-		require.Equal(t, dms.TransitionError{From: c.from, Event: c.ev}, *te)
+		got, ok := dms.Next(c.from, c.ev)
+		require.False(t, ok, "%v + %v", c.from, c.ev)
 		require.Equal(t, c.from, got, "a rejected event leaves the state alone")
 	}
 }
@@ -163,6 +161,27 @@ func TestConfigErrors(t *testing.T) {
 		{"Topics.Heartbeat", func(c *dms.Config) { c.Topics.Heartbeat = "a/#" }, nil},
 		{"RRPC.ProductKey", func(c *dms.Config) { c.RRPC = &dms.RRPCConfig{DeviceName: "n"} }, nil},
 		{"RRPC.DeviceName", func(c *dms.Config) { c.RRPC = &dms.RRPCConfig{ProductKey: "p", DeviceName: "a/b"} }, nil},
+		{"SubscribeTimeout", func(c *dms.Config) { c.SubscribeTimeout = -1 }, nil},
+		{"DrainTimeout", func(c *dms.Config) { c.DrainTimeout = -1 }, nil},
+		{"OfflineBuffer", func(c *dms.Config) { c.OfflineBuffer = -1 }, nil},
+		{"NetworkInfoKeys[1]", func(c *dms.Config) { c.NetworkInfoKeys = []string{"url", ""} }, nil},
+		{"DMSSubscriptions[0].Filter", func(c *dms.Config) {
+			c.DMSSubscriptions = []dms.Subscription{{Filter: "a/#/b", Handler: func(string, []byte) {}}}
+		}, packet.ErrProtocol},
+		{"DMSSubscriptions[0].Filter", func(c *dms.Config) {
+			c.DMSSubscriptions = []dms.Subscription{{Filter: "/elogger/{id}/ctrlDevice", Handler: func(string, []byte) {}}}
+		}, nil},
+		{"DMSSubscriptions[0].Filter", func(c *dms.Config) {
+			c.RRPC = &dms.RRPCConfig{ProductKey: "p", DeviceName: "n"}
+			c.DMSSubscriptions = []dms.Subscription{{Filter: "/sys/p/n/rrpc/request/+", Handler: func(string, []byte) {}}}
+		}, nil},
+		{"RedirectSubscriptions[1].QoS", func(c *dms.Config) {
+			h := func(string, []byte) {}
+			c.RedirectSubscriptions = []dms.Subscription{{Filter: "a", Handler: h}, {Filter: "b", QoS: 3, Handler: h}}
+		}, packet.ErrInvalidQoS},
+		{"RedirectSubscriptions[0].Handler", func(c *dms.Config) {
+			c.RedirectSubscriptions = []dms.Subscription{{Filter: "a"}}
+		}, nil},
 	}
 	for _, c := range cases {
 		cfg := base()

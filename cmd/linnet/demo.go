@@ -30,10 +30,12 @@ Runs the whole DMS story on this machine, with nothing to install:
      join-network message naming the DMS server, and moves there (the
      two-phase connect);
   3. shows its heartbeats arriving at the back end (interval shortened);
-  4. probes the device by RRPC: online, with the round trip;
-  5. silences the device (it stops answering RRPC) and probes again: offline
+  4. sends the device a control message; the device answers it on its DMS
+     connection (Agent.PublishAsync, on /elogger/<id>/ctrlReply);
+  5. probes the device by RRPC: online, with the round trip;
+  6. silences the device (it stops answering RRPC) and probes again: offline
      under the normal policy, after two probes without a reply;
-  6. shuts everything down cleanly.
+  7. shuts everything down cleanly.
 
 It prints one readable line per step and exits 0 when every step did what it
 should, 1 otherwise.
@@ -77,7 +79,7 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "linnet demo: %s\n", oneLine(describeErr(withCause(ctx, err))))
 		return exitFailure
 	}
-	d.out.printf("demo      done: two-phase connect, heartbeats, RRPC online, silenced device offline, clean shutdown")
+	d.out.printf("demo      done: two-phase connect, heartbeats, a control message answered, RRPC online, silenced device offline, clean shutdown")
 	return exitOK
 }
 
@@ -139,7 +141,9 @@ func (d *demo) run(ctx context.Context, heartbeat time.Duration, heartbeats int,
 	online := make(chan struct{})
 	var onlineSeen atomic.Bool
 	rrpcDev := dms.Device{ProductKey: "demo", DeviceName: d.id}
-	agent, err := dms.NewAgent(dms.Config{
+	replyTopic := "/elogger/" + d.id + "/ctrlReply"
+	var agent *dms.Agent
+	agent, err = dms.NewAgent(dms.Config{
 		DeviceID:          d.id,
 		RedirectServer:    redirectURI,
 		HeartbeatInterval: heartbeat,
@@ -152,6 +156,15 @@ func (d *demo) run(ctx context.Context, heartbeat time.Duration, heartbeats int,
 				d.out.printf("device    RRPC request %s, answering", req.MessageID)
 				return dms.EchoRRPC(req)
 			}},
+		OnControlDevice: func(topic string, payload []byte) {
+			// On the client's dispatcher: PublishAsync, which does not wait.
+			d.out.printf("device    control message %s, answering on %s", payload, replyTopic)
+			reply := append([]byte(`{"request":`), payload...)
+			reply = append(reply, `,"status":"ok"}`...)
+			if _, err := agent.PublishAsync(replyTopic, 1, false, reply); err != nil {
+				d.out.printf("device    cannot answer: %v", err)
+			}
+		},
 		OnTransition: func(tr dms.Transition) {
 			line := fmt.Sprintf("%-19s --%s--> %s", tr.From, tr.Event.Kind, tr.To)
 			if tr.Event.Server != "" {
@@ -185,15 +198,42 @@ func (d *demo) run(ctx context.Context, heartbeat time.Duration, heartbeats int,
 		return fmt.Errorf("waiting for %d heartbeats: %w", heartbeats, err)
 	}
 
-	d.out.printf("demo      step 3: RRPC probe of %s (timeout %v, policy %s)", rrpcDev, probeTimeout, dms.PolicyNormal)
 	pc, err := client.New(client.Options{Servers: []string{dmsURI}, ClientID: backend + "prober"})
 	if err != nil {
 		return err
 	}
 	d.probeCli = pc
 	if err := pc.Connect(ctx); err != nil {
-		return fmt.Errorf("connecting the prober: %w", err)
+		return fmt.Errorf("connecting the back end's client: %w", err)
 	}
+
+	d.out.printf("demo      step 3: the back end sends %s a control message", d.id)
+	replied := make(chan struct{}, 1)
+	if _, err := pc.Subscribe(ctx, func(m *client.Message) {
+		d.out.printf("backend   reply from %s on %s: %s", d.id, m.Topic, m.Payload)
+		select {
+		case replied <- struct{}{}:
+		default:
+		}
+	}, client.Subscription{Filter: replyTopic, QoS: 0}); err != nil {
+		// QoS 0 keeps mochi's outbound packet ids off this client, on
+		// which the prober subscribes next: in a trial where two QoS 1
+		// replies were in flight to it, mochi v2.7.9 answered that
+		// SUBSCRIBE with a return code MQTT 3.1.1 does not have.
+		return fmt.Errorf("subscribing to the device's replies: %w", err)
+	}
+	// On the DMS server only: the demo's two servers are one broker, where
+	// the simulator's SendControl (both servers) would deliver it twice.
+	if err := pc.Publish(ctx, topics.ControlDevice, 1, false, []byte(`{"cmd":"report-status"}`)); err != nil {
+		return fmt.Errorf("sending the control message: %w", err)
+	}
+	select {
+	case <-replied:
+	case <-ctx.Done():
+		return fmt.Errorf("the device did not answer the control message: %w", context.Cause(ctx))
+	}
+
+	d.out.printf("demo      step 4: RRPC probe of %s (timeout %v, policy %s)", rrpcDev, probeTimeout, dms.PolicyNormal)
 	p, err := dms.NewProber(ctx, pc, dms.ProberConfig{Timeout: probeTimeout, Policy: dms.PolicyNormal})
 	if err != nil {
 		return err
@@ -205,7 +245,7 @@ func (d *demo) run(ctx context.Context, heartbeat time.Duration, heartbeats int,
 		return fmt.Errorf("the device should be online, the probe said offline: %w", errors.Join(v.Errs...))
 	}
 
-	d.out.printf("demo      step 4: %s stops answering RRPC (silenced); probing again", d.id)
+	d.out.printf("demo      step 5: %s stops answering RRPC (silenced); probing again", d.id)
 	d.silenced.Store(true)
 	// Probe by probe rather than Check, so that each failure shows as it
 	// happens; the verdict follows the same policy.
@@ -223,7 +263,7 @@ func (d *demo) run(ctx context.Context, heartbeat time.Duration, heartbeats int,
 		d.out.printf("prober    %s probe %d of %d: %s", rrpcDev, i, policy, probeErrText(err))
 	}
 	d.out.printf("prober    %s OFFLINE: %d probes in a row without a reply (policy %s)", rrpcDev, policy, dms.PolicyNormal)
-	d.out.printf("demo      step 5: clean shutdown")
+	d.out.printf("demo      step 6: clean shutdown")
 	return nil
 }
 

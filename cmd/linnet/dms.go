@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +30,13 @@ Runs the DMS device agent: it connects to the redirect server as the device
 (client id = user name = device id, password = MD5 scheme unless -password),
 waits for the join-network message naming the DMS server, moves there and sends
 heartbeats; with -rrpc-product-key it answers RRPC requests. It prints every
-state transition, every heartbeat and every control message as one line, and
-stops cleanly (DISCONNECT from both servers) on SIGINT or SIGTERM, or after -W.
+state transition, every heartbeat, every control message and every warning of
+the agent (a join-network message it cannot read...) as one line, and stops
+cleanly (DISCONNECT at once, a heartbeat in flight withdrawn) on SIGINT or
+SIGTERM, or after -W.
+
+A DMS server without TLS named by a redirect server reached over TLS is
+refused unless -allow-insecure-dms is given.
 
 Settings come from flags, or from a JSON file given with -config; a flag given
 on the command line overrides the file. The file:
@@ -44,6 +50,8 @@ on the command line overrides the file. The file:
     "joinNetworkWait": "30s",
     "keepAlive": "60s",
     "connectTimeout": "30s",
+    "subscribeTimeout": "10s",
+    "allowInsecureDms": false,
     "rrpc": {"productKey": "pk", "deviceName": "dev-42"},
     "topics": {"verifyPassword": "/elogger/{id}/verify_pwd", "joinNetwork": "/elogger/{id}/join_network",
                "controlDevice": "/elogger/{id}/ctrlDevice", "heartbeat": "/monitor/report/Sync_MainDeviceInfo"},
@@ -75,6 +83,8 @@ type dmsFile struct {
 	JoinNetworkWait   jsonDuration `json:"joinNetworkWait"`
 	KeepAlive         jsonDuration `json:"keepAlive"`
 	ConnectTimeout    jsonDuration `json:"connectTimeout"`
+	SubscribeTimeout  jsonDuration `json:"subscribeTimeout"`
+	AllowInsecureDMS  bool         `json:"allowInsecureDms"`
 	RRPC              *struct {
 		ProductKey string `json:"productKey"`
 		DeviceName string `json:"deviceName"`
@@ -122,6 +132,8 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	join := fs.Duration("join-wait", dms.DefaultJoinNetworkWait, "how long to wait for the join-network message")
 	ka := fs.Duration("keepalive", dms.DefaultKeepAlive, "MQTT keep-alive of both connections")
 	ct := fs.Duration("connect-timeout", dms.DefaultConnectTimeout, "how long one connect may take")
+	st := fs.Duration("subscribe-timeout", dms.DefaultSubscribeTimeout, "how long to wait for a SUBACK")
+	fs.BoolVar(&f.AllowInsecureDMS, "allow-insecure-dms", false, "follow a join-network message to a DMS server without TLS after a TLS redirect server")
 	rrpcPK := fs.String("rrpc-product-key", "", "answer RRPC requests as device `productKey`/<id>")
 	fs.StringVar(&f.TLS.CAFile, "cafile", "", "PEM `file` of the CA of the servers")
 	fs.StringVar(&f.TLS.Cert, "cert", "", "PEM `file` of the client certificate")
@@ -155,6 +167,9 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if set["connect-timeout"] || f.ConnectTimeout == 0 {
 		f.ConnectTimeout = jsonDuration(*ct)
 	}
+	if set["subscribe-timeout"] || f.SubscribeTimeout == 0 {
+		f.SubscribeTimeout = jsonDuration(*st)
+	}
 	if *rrpcPK != "" {
 		f.RRPC = &struct {
 			ProductKey string `json:"productKey"`
@@ -167,11 +182,11 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	out := &linePrinter{w: stdout, start: time.Now()}
-	var logger *slog.Logger
+	logger := slog.New(&warnPrinter{out: out})
 	if *debug {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	cfg, err := f.config(logger)
+	cfg, err := f.config(logger, *debug)
 	if err != nil {
 		return failure(stderr, "dms", err)
 	}
@@ -272,11 +287,14 @@ func mergeDMS(file, flags dmsFile, set map[string]bool) dmsFile {
 	if set["insecure"] {
 		file.TLS.Insecure = flags.TLS.Insecure
 	}
+	if set["allow-insecure-dms"] {
+		file.AllowInsecureDMS = flags.AllowInsecureDMS
+	}
 	return file
 }
 
 // config turns the settings into the agent's configuration.
-func (f *dmsFile) config(logger *slog.Logger) (dms.Config, error) {
+func (f *dmsFile) config(logger *slog.Logger, debug bool) (dms.Config, error) {
 	if f.DeviceID == "" {
 		return dms.Config{}, usagef("no device id: give -id (or deviceId in -config)")
 	}
@@ -291,9 +309,11 @@ func (f *dmsFile) config(logger *slog.Logger) (dms.Config, error) {
 		JoinNetworkWait:   time.Duration(f.JoinNetworkWait),
 		KeepAlive:         time.Duration(f.KeepAlive),
 		ConnectTimeout:    time.Duration(f.ConnectTimeout),
+		SubscribeTimeout:  time.Duration(f.SubscribeTimeout),
+		AllowInsecureDMS:  f.AllowInsecureDMS,
 		Topics: dms.Topics{VerifyPassword: f.Topics.VerifyPassword, JoinNetwork: f.Topics.JoinNetwork,
 			ControlDevice: f.Topics.ControlDevice, Heartbeat: f.Topics.Heartbeat},
-		Logger: logger,
+		Logger: libLogger(logger),
 	}
 	if f.Password != "" {
 		pw := f.Password
@@ -315,7 +335,7 @@ func (f *dmsFile) config(logger *slog.Logger) (dms.Config, error) {
 		}
 		cfg.Transport = append(cfg.Transport, opt)
 	}
-	if logger != nil {
+	if debug {
 		cfg.Transport = append(cfg.Transport, transport.WithLogger(libLogger(logger)))
 	}
 	// Retries of the flow: quick at first, as a person watching expects.
@@ -335,4 +355,40 @@ func (p *linePrinter) printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "%7.3fs  %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// warnPrinter is the agent's logger without -d: its warnings (a join-network
+// message it could not read, a failed heartbeat...) as lines of the output,
+// except the state transitions, which are printed already.
+type warnPrinter struct {
+	out   *linePrinter
+	attrs []slog.Attr
+}
+
+func (h *warnPrinter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *warnPrinter) WithGroup(string) slog.Handler                { return h }
+func (h *warnPrinter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &warnPrinter{out: h.out, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+func (h *warnPrinter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "dms: state" {
+		return nil
+	}
+	line := strings.TrimPrefix(r.Message, "dms: ")
+	add := func(a slog.Attr) bool {
+		v := a.Value.Resolve()
+		if v.Kind() == slog.KindString {
+			line += " " + a.Key + "=" + strconv.Quote(v.String())
+		} else {
+			line += " " + a.Key + "=" + oneLine(v.String())
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	h.out.printf("warning   %s", line)
+	return nil
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/dms"
 	"github.com/linnet-mqtt/linnet/internal/embedbroker"
+	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
+	"github.com/linnet-mqtt/linnet/packet"
 )
 
 // TestDemo runs the demo to completion and checks that it showed every
-// step, in order: the two-phase connect, heartbeats, an RRPC probe that
-// finds the device online, the silenced device declared offline, and a
+// step, in order: the two-phase connect, heartbeats, a control message the
+// device answers, an RRPC probe that finds the device online, the silenced device declared offline, and a
 // clean shutdown. Its waits are event-driven; -timeout only bounds it.
 func TestDemo(t *testing.T) {
 	r := linnet(t, "", "demo", "-heartbeat", "300ms", "-timeout", "55s")
@@ -32,10 +34,13 @@ func TestDemo(t *testing.T) {
 		"--NetworkInfoReceived--> ConnectingDMS",
 		"--DMSConnected--> Online",
 		"backend   heartbeat from dev-0042",
-		"step 3: RRPC probe",
+		"step 3: the back end sends dev-0042 a control message",
+		`device    control message {"cmd":"report-status"}, answering on /elogger/dev-0042/ctrlReply`,
+		`backend   reply from dev-0042 on /elogger/dev-0042/ctrlReply: {"request":{"cmd":"report-status"},"status":"ok"}`,
+		"step 4: RRPC probe",
 		"device    RRPC request",
 		"prober    demo/dev-0042 ONLINE: round trip",
-		"step 4: dev-0042 stops answering RRPC",
+		"step 5: dev-0042 stops answering RRPC",
 		"prober    demo/dev-0042 probe 1 of 2: no RRPC reply in time",
 		"prober    demo/dev-0042 probe 2 of 2: no RRPC reply in time",
 		"prober    demo/dev-0042 OFFLINE",
@@ -76,6 +81,8 @@ func TestDMSAgentAndProbe(t *testing.T) {
 		"redirectServer": "tcp://127.0.0.1:1",
 		"heartbeatInterval": "10m",
 		"joinNetworkWait": "20s",
+		"subscribeTimeout": "5s",
+		"allowInsecureDms": false,
 		"rrpc": {"productKey": "pk"}
 	}`), 0o600))
 	// The flags override the file's redirect server and heartbeat.
@@ -159,4 +166,40 @@ func TestDMSAndProbeBadArguments(t *testing.T) {
 		})
 	}
 	requireExit(t, linnet(t, "", "probe", "-L", "tcp://"+closedPort(t), "pk/d"), exitFailure, "linnet probe: unreachable")
+}
+
+// TestDMSStopUnacknowledged: a scripted broker plays both servers; a
+// join-network message the agent cannot read shows as a warning line;
+// the DMS server never acknowledges the heartbeat; SIGINT still ends
+// linnet dms with a DISCONNECT and exit 0.
+func TestDMSStopUnacknowledged(t *testing.T) {
+	fb := fakebroker.New(t)
+	uri := fb.ListenTCP(t)
+	agent := startLinnet(t, "dms", "-id", "dev-q", "-redirect", uri, "-heartbeat", "1h")
+	handshake := func() *fakebroker.Conn {
+		c := fb.Accept(t)
+		c.WantType(t, packet.TypeConnect)
+		c.WritePacket(t, &packet.Connack{})
+		sub := c.WantType(t, packet.TypeSubscribe).(*packet.Subscribe)
+		codes := make([]packet.SubackCode, len(sub.Subscriptions))
+		for i := range codes {
+			codes[i] = packet.SubackQoS1
+		}
+		c.WritePacket(t, &packet.Suback{PacketID: sub.PacketID, ReturnCodes: codes})
+		return c
+	}
+	c1 := handshake()
+	agent.waitLine("--RedirectConnected--> AwaitingNetworkInfo")
+	c1.WritePacket(t, &packet.Publish{Topic: "/elogger/dev-q/join_network", Payload: []byte("<dms>nowhere</dms>")})
+	require.Contains(t, agent.waitLine("warning   join-network message ignored"), `payload="<dms>nowhere</dms>"`)
+	c1.WritePacket(t, &packet.Publish{Topic: "/elogger/dev-q/join_network", Payload: []byte(`{"url":"` + uri + `"}`)})
+	c1.WantType(t, packet.TypeDisconnect)
+	c2 := handshake()
+	agent.waitLine("--DMSConnected--> Online")
+	c2.WantType(t, packet.TypePublish) // the heartbeat, never acknowledged
+	require.NoError(t, agent.cmd.Process.Signal(os.Interrupt))
+	c2.WantType(t, packet.TypeDisconnect)
+	agent.waitLine("--Stopped--> Stopped")
+	require.Equal(t, exitOK, agent.wait(), agent.stderr())
+	require.Empty(t, agent.stderr())
 }

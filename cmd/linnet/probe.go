@@ -120,7 +120,7 @@ func runProbe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return failure(stderr, "probe", withCause(ctx, err))
 	}
 	p, err := dms.NewProber(ctx, c, dms.ProberConfig{Timeout: *timeout, Policy: policy, Concurrency: *concurrency,
-		Logger: cf.logger})
+		Logger: libLogger(cf.logger)})
 	if err != nil {
 		return failure(stderr, "probe", err)
 	}
