@@ -56,6 +56,19 @@ type Client struct {
 	// store; set by New, read-only after.
 	restored []*Token
 
+	// durable is set when the store may outlive the process (anything
+	// but a store.Memory): PublishAsync then stages QoS 1 and 2 messages
+	// in it before it returns. syncer is the store's Sync, when it has one:
+	// PublishAsync waits for it too, and the state owner runs it before it
+	// sends what needs records of its own (see comms.pump).
+	durable bool
+	syncer  syncer
+	puts    *countingStore // the store as the session sees it: counts Puts
+	// staging is read-locked by PublishAsync while it stages a message and
+	// hands it over; Close write-locks it before it closes the store, so a
+	// staged record is either handed over or withdrawn, never left behind.
+	staging sync.RWMutex
+
 	// own is the protocol state. While running is true only the loop
 	// goroutine touches it; otherwise whoever holds mu.
 	own owned
@@ -97,8 +110,12 @@ func New(opts Options) (*Client, error) {
 	if err := st.Open(o.ClientID, o.Servers[0]); err != nil {
 		return nil, errwrap.Wrap("mqtt: opening the persistence store", err)
 	}
+	_, volatile := st.(*store.Memory)
+	c.durable = !volatile
+	c.syncer, _ = st.(syncer)
+	c.puts = &countingStore{Persistence: st}
 	sess, err := session.New(session.Options{
-		Store:       st,
+		Store:       c.puts,
 		MaxInFlight: o.MaxInFlight,
 		KeepAlive:   max(o.KeepAlive, 0),
 		PingTimeout: o.PingTimeout,
@@ -235,7 +252,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	// The state owner makes the first connection on its own goroutine
 	// and reports the outcome; it keeps the session until the client
 	// stops connecting.
-	m := &comms{c: c, own: &c.own, quit: quit, disp: disp}
+	m := &comms{c: c, own: &c.own, quit: quit, disp: disp, syncc: make(chan syncResult, 1)}
 	first := make(chan error, 1)
 	go func() {
 		defer close(loopDone)
@@ -248,10 +265,19 @@ func (c *Client) Connect(ctx context.Context) error {
 	return nil
 }
 
-// PublishAsync publishes a message and returns its token at once. The
-// message is sent when the connection and the in-flight window allow, or
-// kept in the offline buffer while disconnected (Options.OfflineBuffer).
-// The token completes at the final ack of its QoS.
+// PublishAsync publishes a message and returns its token. The message is
+// sent when the connection and the in-flight window allow, or kept in the
+// offline buffer while disconnected (Options.OfflineBuffer). The token
+// completes at the final ack of its QoS.
+//
+// With a store that outlives the process (anything but a store.Memory), a
+// QoS 1 or 2 message (and, with PersistOfflineBuffer, a QoS 0 message
+// while disconnected) is in the store before PublishAsync returns, so a
+// crash of the process after it returned loses nothing; with a store that
+// syncs (store.Syncer: the file store unless FileOptions.NoSync), it has
+// also reached stable storage, so a power loss loses nothing either.
+// PublishAsync then returns after a write and, if the store syncs, the
+// store's next group commit; concurrent publishers share it.
 //
 // The client keeps payload until the token completes: do not modify it
 // until then.
@@ -263,6 +289,8 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 	}
 	t.topic, t.qos = topic, qos
 	msg := session.Message{Topic: topic, Payload: payload, QoS: qos, Retain: retain, Tag: t}
+	c.staging.RLock()
+	defer c.staging.RUnlock()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -270,22 +298,66 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		return t
 	}
 	if !c.running {
-		// No loop: the session is ours under mu; it is disconnected, so
-		// the message goes to the offline buffer or is refused.
-		id, err := c.own.sess.Publish(time.Now(), msg)
-		if err == nil {
-			t.msgID.Store(uint64(id))
-		}
-		c.drainIdleLocked()
+		// No state owner: the session is ours under mu; it is
+		// disconnected, so the message goes to the offline buffer (which
+		// writes it to the store) or is refused.
+		c.publishIdleLocked(t, msg)
 		c.mu.Unlock()
-		if err != nil {
-			t.complete(mapSessionErr(err))
+		if c.syncer != nil && c.durable && !isDone(t) {
+			if err := c.syncer.Sync(); err != nil {
+				c.log.Warn("mqtt: syncing the persistence store", "err", err)
+			}
 		}
 		return t
 	}
-	c.postLocked(request{kind: reqPublish, msg: msg, tok: t})
+	stage := c.durable && (qos != packet.QoS0 || (c.opts.PersistOfflineBuffer && !c.online))
+	if !stage {
+		c.postLocked(request{kind: reqPublish, msg: msg, tok: t})
+		c.mu.Unlock()
+		return t
+	}
 	c.mu.Unlock()
+
+	// Stage the message on this goroutine, so that it is durable before
+	// PublishAsync returns; the state owner takes the record over.
+	seq, err := c.own.sess.Stage(msg)
+	if err != nil {
+		t.complete(mapSessionErr(err))
+		return t
+	}
+	if c.syncer != nil {
+		if err := c.syncer.Sync(); err != nil {
+			_ = c.own.sess.Unstage(seq)
+			t.complete(errwrap.Wrap("mqtt: syncing the persistence store", err))
+			return t
+		}
+	}
+	msg.Seq = seq
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		_ = c.own.sess.Unstage(seq) // the store is still open: Close waits for staging
+		t.complete(ErrClosed)
+	case !c.running:
+		c.publishIdleLocked(t, msg)
+		c.mu.Unlock()
+	default:
+		c.postLocked(request{kind: reqPublish, msg: msg, tok: t})
+		c.mu.Unlock()
+	}
 	return t
+}
+
+// publishIdleLocked hands msg to the session while no state owner runs.
+func (c *Client) publishIdleLocked(t *Token, msg session.Message) {
+	id, err := c.own.sess.Publish(time.Now(), msg)
+	if err != nil {
+		t.complete(mapSessionErr(err))
+	} else {
+		t.msgID.Store(uint64(id))
+	}
+	c.drainIdleLocked()
 }
 
 // Publish publishes a message and waits until its QoS flow is complete:
@@ -472,6 +544,8 @@ func (c *Client) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.stopLoop()
+	c.staging.Lock() // no PublishAsync between its Stage and its hand-over
+	defer c.staging.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.own.store == nil {

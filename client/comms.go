@@ -34,6 +34,11 @@ type comms struct {
 	reconnect bool        // the next connection is a reconnect
 	failures  int         // connect attempts failed in a row; an unproven connection counts
 
+	// The state owner's syncs of a store that syncs (persist.go).
+	syncc   chan syncResult // capacity 1: the result of the sync running
+	syncing bool            // a sync runs
+	synced  uint64          // the Puts counted up to here are durable
+
 	cur       *inBatch // the batch being handed to the session, nil if none
 	curPos    int      // its next packet
 	writeErr  error    // the error of the flush whose QoS 0 completions are drained
@@ -101,6 +106,9 @@ func (m *comms) quitting() bool {
 // disconnected.
 func (m *comms) exit() {
 	m.closeConn()
+	if m.syncing { // the store must not close under it
+		_ = m.syncDone(<-m.syncc)
+	}
 	if m.timer != nil {
 		m.timer.Stop()
 	}
@@ -245,6 +253,10 @@ func (m *comms) serve() error {
 			}
 		case <-room:
 			m.pushEvents()
+		case r := <-m.syncc:
+			if err := m.syncDone(r); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -365,6 +377,9 @@ func (m *comms) receive(p packet.Packet) error {
 // (see holdWrite).
 func (m *comms) pump(now time.Time) error {
 	m.drainEvents()
+	if m.needSync() {
+		return nil // the packets wait in the session for their records' sync
+	}
 	cn := m.cn
 	fresh, urgent := 0, false // QoS 1 and 2 publishes queued by this round; anything not to hold
 	for {

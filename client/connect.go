@@ -131,6 +131,8 @@ func (m *comms) wait(d time.Duration, ctxDone <-chan struct{}) bool {
 			}
 		case <-room:
 			m.pushEvents()
+		case r := <-m.syncc:
+			_ = m.syncDone(r) // an error shows again at the next sync
 		}
 	}
 }

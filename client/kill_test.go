@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/store"
@@ -24,7 +25,7 @@ import (
 // that uses the file store with a persistent session, kill it with SIGKILL
 // mid-stream, and run a second child on the same store to resume.
 const (
-	killEnvRole     = "LINNET_KILL_CHILD" // "publish", "resume", "receive" or "resume-receive"
+	killEnvRole     = "LINNET_KILL_CHILD" // "publish", "resume", "receive", "resume-receive" or "stage"
 	killEnvBroker   = "LINNET_KILL_BROKER"
 	killEnvDir      = "LINNET_KILL_DIR"
 	killEnvInFlight = "LINNET_KILL_INFLIGHT"
@@ -403,6 +404,28 @@ func TestKillChild(t *testing.T) {
 		require.NoError(t, c.Disconnect(ctx))
 		return
 	}
+	if role == "stage" {
+		// Issue 13, defect 1: say each message as PublishAsync returns;
+		// the broker never acknowledges anything.
+		for i := range stageMessages {
+			topic, qos := killTopic(i)
+			c.PublishAsync(topic, qos, false, []byte(strconv.Itoa(i)))
+			say("returned " + strconv.Itoa(i))
+		}
+		say("returned all")
+		select {} // wait for the kill
+	}
+	if role == "stage" {
+		// Issue 13, defect 1: say each message as PublishAsync returns;
+		// the broker never acknowledges anything.
+		for i := range stageMessages {
+			topic, qos := killTopic(i)
+			c.PublishAsync(topic, qos, false, []byte(strconv.Itoa(i)))
+			say("returned " + strconv.Itoa(i))
+		}
+		say("returned all")
+		select {} // wait for the kill
+	}
 	toks := make([]*Token, killMessages)
 	for i := range toks {
 		topic, qos := killTopic(i)
@@ -413,4 +436,60 @@ func TestKillChild(t *testing.T) {
 		fmt.Printf("done %d\n", i)
 	}
 	select {} // wait for the kill
+}
+
+// stageMessages is how many messages the "stage" child publishes.
+const stageMessages = 200
+
+// TestPublishAsyncDurableOnReturn checks issue 13's first finding: a QoS 1
+// or 2 message is in the file store before PublishAsync returns, so a
+// SIGKILL right after loses none of them. A child publishes 200 messages
+// (alternately QoS 1 and 2) to a broker that never acknowledges, saying
+// each as PublishAsync returns; it is killed after 1, 57 and all of them.
+// Every message it said is in the store, under s- (admitted) or sb- (still
+// waiting for the window); the old client, which stored them later on its
+// loop, left 0 or 1.
+func TestPublishAsyncDurableOnReturn(t *testing.T) {
+	if os.Getenv(killEnvRole) != "" {
+		t.Skip("child process")
+	}
+	for _, killAt := range []int{1, 57, stageMessages} {
+		t.Run(strconv.Itoa(killAt), func(t *testing.T) {
+			fb := fakebroker.New(t)
+			uri := fb.ListenTCP(t)
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := killChild(ctx, killBroker{uri: uri, inFlight: 20}, dir, "stage")
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			sc := fb.Accept(t)
+			sc.WantType(t, packet.TypeConnect)
+			sc.WritePacket(t, &packet.Connack{})
+
+			said := map[int]bool{}
+			lines := bufio.NewScanner(out)
+			for len(said) < killAt && lines.Scan() {
+				if n, ok := strings.CutPrefix(lines.Text(), "returned "); ok && n != "all" {
+					i, err := strconv.Atoi(n)
+					require.NoError(t, err)
+					said[i] = true
+				}
+			}
+			require.Len(t, said, killAt, "the child ended early")
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+			_ = cmd.Wait()
+
+			stored := storedPublishes(t, dir, uri, "s")
+			var lost []int
+			for i := range said {
+				if !stored[i] {
+					lost = append(lost, i)
+				}
+			}
+			require.Empty(t, lost, "messages whose PublishAsync had returned are not in the store")
+		})
+	}
 }

@@ -196,13 +196,18 @@ type Options struct {
 	// PersistOfflineBuffer writes the QoS 0 messages of the offline buffer
 	// to Persistence (under sb-<seq>) too, so that a file store keeps the
 	// whole backlog across a restart of the process. QoS 1 and 2 messages
-	// are always written there before PublishAsync returns, whether they
-	// wait in the offline buffer or for room in the in-flight window.
+	// are always written to a store that outlives the process (anything
+	// but a store.Memory) before PublishAsync returns, whether they are
+	// sent at once, wait in the offline buffer or wait for room in the
+	// in-flight window (TestPublishAsyncDurableOnReturn).
 	PersistOfflineBuffer bool
 	// Persistence keeps the in-flight state; nil means a new store.Memory.
 	// With a file store and PersistentSession, QoS 1 and 2 messages
-	// survive a restart of the process. The client opens it on the first
-	// Connect and closes it on Close or Disconnect.
+	// survive a restart of the process. New opens it and Close closes it.
+	// It must be safe for concurrent use (the stores of package store
+	// are): PublishAsync writes to it on the caller's goroutine. A store
+	// that implements store.Syncer (Sync) is synced before PublishAsync
+	// returns and before the client sends a packet whose record it holds.
 	Persistence store.Persistence
 
 	// AutoReconnect reconnects after a connection loss, waiting Backoff
