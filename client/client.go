@@ -252,7 +252,10 @@ func (c *Client) Connect(ctx context.Context) error {
 	// The state owner makes the first connection on its own goroutine
 	// and reports the outcome; it keeps the session until the client
 	// stops connecting.
-	m := &comms{c: c, own: &c.own, quit: quit, disp: disp, syncc: make(chan syncResult, 1)}
+	m := &comms{c: c, own: &c.own, quit: quit, disp: disp}
+	if c.syncer != nil {
+		m.syncc = make(chan syncResult, 1)
+	}
 	first := make(chan error, 1)
 	go func() {
 		defer close(loopDone)

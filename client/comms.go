@@ -39,6 +39,8 @@ type comms struct {
 	syncing bool            // a sync runs
 	synced  uint64          // the Puts counted up to here are durable
 
+	released time.Time // when release last ran
+
 	cur       *inBatch // the batch being handed to the session, nil if none
 	curPos    int      // its next packet
 	writeErr  error    // the error of the flush whose QoS 0 completions are drained
@@ -275,6 +277,9 @@ func (m *comms) woken(deadline *time.Time) (done bool, err error) {
 	}
 	if m.fired.Swap(false) {
 		*deadline = time.Time{} // armed again for the next one
+		if at := m.releaseAt(); !at.IsZero() && !now.Before(at) && len(m.events) == 0 {
+			m.release(now)
+		}
 		// The timer also goes off for a held write (serve flushes it);
 		// keep-alive is the PingSender's when there is one.
 		if m.c.opts.PingSender == nil {
@@ -298,7 +303,9 @@ func (m *comms) process() error {
 	if b == nil {
 		return nil
 	}
-	m.cn.heard = true
+	if m.curPos == 0 {
+		m.cn.heard, m.cn.lastRead = true, time.Now()
+	}
 	for m.curPos < len(b.pkts) && len(m.events) == 0 {
 		ip := &b.pkts[m.curPos]
 		m.curPos++
@@ -314,16 +321,54 @@ func (m *comms) process() error {
 }
 
 // deadline is when the timer must wake the state owner next: for a held
-// write or for the session's keep-alive, whichever comes first.
+// write, for the session's keep-alive or to release memory once idle,
+// whichever comes first.
 func (m *comms) deadline() time.Time {
 	var d time.Time
 	if m.c.opts.PingSender == nil { // else the sender drives keep-alive
 		d = m.own.sess.NextDeadline()
 	}
-	if f := m.cn.flushAt; !f.IsZero() && (d.IsZero() || f.Before(d)) {
-		d = f
+	for _, t := range [...]time.Time{m.cn.flushAt, m.releaseAt()} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
 	}
 	return d
+}
+
+// idleRelease is how long a connection stays idle before the state owner
+// lets go of the memory it kept for reuse (release).
+const idleRelease = time.Second
+
+// releaseAt is when the connection will have been idle for idleRelease
+// since its last read or write, or zero when that has been released.
+func (m *comms) releaseAt() time.Time {
+	last := m.cn.lastWrite
+	if m.cn.lastRead.After(last) {
+		last = m.cn.lastRead
+	}
+	if !last.After(m.released) {
+		return time.Time{}
+	}
+	return last.Add(idleRelease)
+}
+
+// release lets go of what an idle connection keeps for reuse: the session's
+// empty queues and pools (Session.Compact), the writer's buffer and the
+// receiver's spare batches. Thousands of idle connections then cost what
+// they hold, not what their busiest moment needed.
+func (m *comms) release(now time.Time) {
+	cn := m.cn
+	m.released = now
+	m.own.sess.Compact()
+	if t, ok := m.own.store.(interface{ Trim() }); ok {
+		t.Trim() // store.Memory's buffers kept for reuse
+	}
+	if cn.w.Buffered() == 0 {
+		cn.w = packet.NewWriter(cn.conn)
+	}
+	cn.rcv.dropSpares()
+	m.events = nil
 }
 
 // stalled reports whether the state owner holds back packets the receiver

@@ -31,6 +31,7 @@ type connection struct {
 
 	since     time.Time // when the CONNACK came
 	heard     bool      // a packet came after the CONNACK
+	lastRead  time.Time // when the state owner last took a batch
 	lastWrite time.Time
 	flushAt   time.Time // a held write goes out by then; zero if none is held
 }
@@ -141,7 +142,7 @@ func (m *comms) dial(ctx context.Context, server string, v Version) (*connection
 		conn: conn, w: w, server: shown, version: v,
 		sessionPresent: ack.SessionPresent, // ack belongs to r, which reuses it once the receiver runs
 		writeTimeout:   o.WriteTimeout,
-		since:          now, lastWrite: now,
+		since:          now, lastRead: now, lastWrite: now,
 	}
 	var pz pacer
 	if o.Pacing != nil {

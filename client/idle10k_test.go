@@ -121,7 +121,7 @@ func benchIdleUsed(b *testing.B, k int) {
 			}
 			cs = append(cs, c)
 		}
-		time.Sleep(100 * time.Millisecond) // the last dispatchers end
+		time.Sleep(idleRelease + 200*time.Millisecond) // idle: the dispatchers end, the state owners release
 		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&ms1)

@@ -141,6 +141,16 @@ func (rd *receiver) wakeReaderLocked() {
 	}
 }
 
+// dropSpares lets go of the batches the state owner gave back, for an idle
+// connection (comms.release); new ones are made as needed.
+func (rd *receiver) dropSpares() {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.made -= len(rd.free)
+	clear(rd.free)
+	rd.free = nil
+}
+
 // stop makes the receiver end (the connection is closed first, so its Read
 // fails) and waits for it.
 func (rd *receiver) stop() {
@@ -170,30 +180,29 @@ func (rd *receiver) run(r *packet.Reader) {
 		if rd.pacer != nil {
 			pz = rd.pacer.before(r, small)
 		}
+		// The first packet is read before a batch is taken, so that an
+		// idle receiver, blocked in that read, holds no batch.
+		var start, first time.Time // for the pacer: when the read began, when its first packet came
+		if rd.pacer != nil {
+			start = time.Now()
+		}
+		p, err := r.ReadPacket()
+		if err == nil && rd.pacer != nil {
+			first = time.Now()
+		}
 		b := rd.batch()
 		if b == nil {
 			rd.hand(nil, net.ErrClosed)
 			return
 		}
 		b.reset()
-		var (
-			err   error
-			first time.Time // when the batch's first packet was read
-			bytes int       // of the batch's packets
-		)
-		start := time.Now()
-		for {
-			var p packet.Packet
-			if p, err = r.ReadPacket(); err != nil {
-				break
-			}
-			if len(b.pkts) == 0 && rd.pacer != nil {
-				first = time.Now()
-			}
+		bytes := 0 // of the batch's packets
+		for err == nil {
 			bytes += b.add(p)
 			if len(b.pkts) >= maxBatch || !r.Ready() {
 				break
 			}
+			p, err = r.ReadPacket()
 		}
 		if n := len(b.pkts); n > 0 && rd.pacer != nil {
 			rd.pacer.after(pz, start, first, n, bytes, b.quiet())
