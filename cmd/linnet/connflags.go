@@ -43,23 +43,23 @@ const exitCodesHelp = `Exit codes:
 // connFlags are the connection flags shared by pub, sub and bench, spelled
 // as mosquitto_pub and mosquitto_sub spell them.
 type connFlags struct {
-	host, uri, clientID, idPrefix   string
-	user, pass                      string
-	port, keepAlive                 int
-	persistent                      bool
-	version                         string
-	sessionExpiry                   string
-	cafile, capath, cert, key       string
-	osCerts                         bool
-	tlsVersion, ciphers, alpn       string
-	insecure, debug, quiet          bool
-	unixPath, proxy, bind           string
-	noDelay                         bool
-	logger                          *slog.Logger // with -d, set by options
-	connectTimeout                  time.Duration
-	willTopic, willPayload          string
-	willQoS                         int
-	willRetain                      bool
+	host, uri, clientID, idPrefix string
+	user, pass                    string
+	port, keepAlive               int
+	persistent                    bool
+	version                       string
+	sessionExpiry                 string
+	cafile, capath, cert, key     string
+	osCerts                       bool
+	tlsVersion, ciphers, alpn     string
+	insecure, debug, quiet        bool
+	unixPath, proxy, bind         string
+	noDelay                       bool
+	logger                        *slog.Logger // with -d, set by options
+	connectTimeout                time.Duration
+	willTopic, willPayload        string
+	willQoS                       int
+	willRetain                    bool
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {

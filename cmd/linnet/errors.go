@@ -167,4 +167,3 @@ func trimPrefixes(s string) string {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
-
