@@ -40,7 +40,7 @@ func exitCodeFor(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue), errors.Is(err, transport.ErrInvalidURI), errors.Is(err, client.ErrInvalidOptions),
-		errors.Is(err, client.ErrInvalidArgument):
+		errors.Is(err, client.ErrInvalidArgument), errors.As(err, new(*tooLargeError)):
 		return exitUsage
 	case errors.Is(err, client.ErrRefused), errors.As(err, &suback):
 		return exitRefused
@@ -84,9 +84,23 @@ func describeErrFor(cmd string, err error) string {
 	if errors.As(err, &dialErr) {
 		server = dialErr.URI
 	}
+	var (
+		big   *tooLargeError
+		bind  *bindError
+		proxy *proxyDialError
+		socks *socksError
+	)
 	switch {
 	case errors.As(err, &ue), errors.As(err, &suback):
 		return err.Error()
+	case errors.As(err, &big):
+		return big.Error()
+	case errors.As(err, &bind):
+		return bind.Error()
+	case errors.As(err, &proxy):
+		return "unreachable: " + proxy.Error()
+	case errors.As(err, &socks):
+		return socks.Error() + at(server)
 	case errors.Is(err, errTimeLimit):
 		return "timeout: " + err.Error()
 	case errors.As(err, &ce):

@@ -23,6 +23,17 @@ func (e *socksError) Is(target error) bool {
 	return target == errSOCKS
 }
 
+// proxyDialError is a failure to reach the proxy itself.
+type proxyDialError struct {
+	addr string
+	err  error
+}
+
+func (e *proxyDialError) Error() string {
+	return "cannot reach the SOCKS5 proxy at " + e.addr + ": " + e.err.Error()
+}
+func (e *proxyDialError) Unwrap() error { return e.err }
+
 // socksReplies are the reply codes of RFC 1928, section 6.
 var socksReplies = map[byte]string{
 	1: "general failure",
@@ -59,7 +70,7 @@ func (p *socksProxy) dial(ctx context.Context, d *net.Dialer, address string) (n
 	}
 	conn, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the SOCKS5 proxy %s: %w", p.addr, err)
+		return nil, &proxyDialError{addr: p.addr, err: err}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
