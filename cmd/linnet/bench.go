@@ -73,6 +73,7 @@ type benchResult struct {
 	Throughput *throughputResult `json:"throughput,omitempty"`
 	Latency    *latencyResult    `json:"latency,omitempty"`
 	Idle       *idleResult       `json:"idle,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
 }
 
 type throughputResult struct {
@@ -121,7 +122,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	subs := fs.Int("subs", 1, "number of subscribing clients (each receives every message)")
 	count := fs.Int("n", 10000, "messages per publisher")
 	duration := fs.Duration("duration", 10*time.Second, "bound of the throughput and the latency phases: stop sending after this long, even before -n or -rtt")
-	window := fs.Int("inflight", 100, "unacknowledged messages each publisher keeps in flight (the client's MaxInFlight)")
+	window := fs.Int("inflight", client.DefaultMaxInFlight, "unacknowledged messages each publisher keeps in flight (the client's MaxInFlight);\n"+
+		"the default is the in-flight limit of a default mosquitto, past which it drops QoS 1 and 2 messages")
 	rtt := fs.Int("rtt", 1000, "round trips for the latency measurement")
 	idle := fs.Int("idle", 100, "connections for the idle footprint")
 	format := fs.String("format", "table", "output `format`: table or json")
@@ -197,6 +199,10 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return failure(stderr, "bench", withCause(ctx, err))
 		}
 		res.Throughput = r
+		if w := lossWarning(r, q, *window); w != "" {
+			res.Warnings = append(res.Warnings, w)
+			fmt.Fprintf(stderr, "linnet bench: warning: %s\n", w)
+		}
 	}
 	if modes["latency"] {
 		r, err := b.latency(ctx, q, *size, *rtt, *duration)
@@ -223,6 +229,27 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	printBench(stdout, &res)
 	return exitOK
+}
+
+// lossWarning names the likely cause of messages lost in the throughput
+// phase, or returns "" when none was lost.
+func lossWarning(r *throughputResult, q packet.QoS, window int) string {
+	if r.Lost == 0 {
+		return ""
+	}
+	w := fmt.Sprintf("%d of %d messages (%.1f%%) were not received", r.Lost, r.Expected, 100*float64(r.Lost)/float64(r.Expected))
+	if q == 0 {
+		return w + "; at QoS 0 a broker drops what it cannot queue for a slow subscriber " +
+			"(mosquitto: max_queued_messages, 1000 by default); try -q 1, fewer -pubs or more -subs"
+	}
+	w += "; the likely cause is the broker's limit on messages in flight from one client"
+	if window > client.DefaultMaxInFlight {
+		w += fmt.Sprintf(": -inflight %d is above mosquitto's default max_inflight_messages of 20, past which it "+
+			"acknowledges and drops QoS 1 and 2 messages; use -inflight 20 or raise the broker's limit", window)
+	} else {
+		w += " or on queued messages (mosquitto: max_inflight_messages, max_queued_messages)"
+	}
+	return w
 }
 
 type bench struct {

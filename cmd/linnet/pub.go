@@ -19,7 +19,9 @@ func init() {
 const pubUsage = `Usage: linnet pub [flags] -t TOPIC (-m MESSAGE | -f FILE | -s | -l | -n)
 
 Connects, publishes and disconnects, like mosquitto_pub. With QoS 1 or 2 it
-returns once the broker has acknowledged every message.
+returns once the broker has acknowledged every message; with -l or --repeat
+up to -M messages are in flight at once. The input (-f, -s) is read before
+connecting, and refused if it is larger than an MQTT message can carry.
 
 Examples:
   linnet pub -t sensors/t1 -m 21.5
@@ -140,8 +142,24 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := c.Connect(ctx); err != nil {
 		return failure(stderr, "pub", withCause(ctx, err))
 	}
+	// Messages go out without waiting for each one's acknowledgement, as
+	// mosquitto_pub sends them: the client keeps at most -M of QoS 1 and 2
+	// in flight, and this keeps at most that many more waiting for it.
+	window := opts.MaxInFlight
+	if window == 0 {
+		window = client.DefaultMaxInFlight
+	}
+	var pending []*client.Token
+	wait := func(t *client.Token) error { return withCause(ctx, t.Wait(ctx)) }
 	publish := func(p []byte) error {
-		return withCause(ctx, c.Publish(ctx, *topic, q, *retain, p))
+		pending = append(pending, c.PublishAsync(*topic, q, *retain, p))
+		if len(pending) > window {
+			if err := wait(pending[0]); err != nil {
+				return err
+			}
+			pending = pending[1:]
+		}
+		return nil
 	}
 	if set["l"] {
 		if err := eachLine(stdin, max, publish); err != nil {
@@ -159,6 +177,11 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err := publish(payload); err != nil {
 				return failure(stderr, "pub", err)
 			}
+		}
+	}
+	for _, t := range pending {
+		if err := wait(t); err != nil {
+			return failure(stderr, "pub", err)
 		}
 	}
 	if err := c.Disconnect(ctx); err != nil {
