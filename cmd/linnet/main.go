@@ -26,7 +26,7 @@
 //	2  bad flags or arguments
 //	3  the input broke the protocol (dump)
 //	4  refused by the broker: CONNACK refusal (credentials, not authorised) or SUBACK failure
-//	5  the -W time limit ran out (pub, sub)
+//	27 the -W time limit ran out (pub, sub), as mosquitto_sub exits
 //	6  at least one device is offline (probe)
 //
 // pub, sub, bench, dms and demo use only the public API of the client, dms
