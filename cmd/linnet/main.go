@@ -26,8 +26,8 @@
 //	2  bad flags or arguments
 //	3  the input broke the protocol (dump)
 //	4  refused by the broker: CONNACK refusal (credentials, not authorised) or SUBACK failure
-//	27 the -W time limit ran out (pub, sub), as mosquitto_sub exits
 //	6  at least one device is offline (probe)
+//	27 the -W time limit ran out (pub, sub), as mosquitto_sub exits
 //
 // pub, sub, bench, dms and demo use only the public API of the client, dms
 // and transport packages; bench without a broker URI and demo run mochi-mqtt
