@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +72,7 @@ type benchResult struct {
 	Throughput *throughputResult `json:"throughput,omitempty"`
 	Latency    *latencyResult    `json:"latency,omitempty"`
 	Idle       *idleResult       `json:"idle,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
 }
 
 type throughputResult struct {
@@ -121,7 +121,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	subs := fs.Int("subs", 1, "number of subscribing clients (each receives every message)")
 	count := fs.Int("n", 10000, "messages per publisher")
 	duration := fs.Duration("duration", 10*time.Second, "bound of the throughput and the latency phases: stop sending after this long, even before -n or -rtt")
-	window := fs.Int("inflight", 100, "unacknowledged messages each publisher keeps in flight (the client's MaxInFlight)")
+	window := fs.Int("inflight", client.DefaultMaxInFlight, "unacknowledged messages each publisher keeps in flight (the client's MaxInFlight);\n"+
+		"the default is the in-flight limit of a default mosquitto, past which it drops QoS 1 and 2 messages")
 	rtt := fs.Int("rtt", 1000, "round trips for the latency measurement")
 	idle := fs.Int("idle", 100, "connections for the idle footprint")
 	format := fs.String("format", "table", "output `format`: table or json")
@@ -197,6 +198,10 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return failure(stderr, "bench", withCause(ctx, err))
 		}
 		res.Throughput = r
+		if w := lossWarning(r, q, *window); w != "" {
+			res.Warnings = append(res.Warnings, w)
+			fmt.Fprintf(stderr, "linnet bench: warning: %s\n", w)
+		}
 	}
 	if modes["latency"] {
 		r, err := b.latency(ctx, q, *size, *rtt, *duration)
@@ -497,144 +502,6 @@ func (b *bench) latency(ctx context.Context, q packet.QoS, size, n int, duration
 	return &latencyResult{Count: len(samples), MinUs: us(samples[0]), P50Us: pct(0.50), P90Us: pct(0.90),
 		P99Us: pct(0.99), P999: pct(0.999), MaxUs: us(samples[len(samples)-1]),
 		Mean: us(sum) / float64(len(samples))}, nil
-}
-
-// idle connects n clients and measures what they hold while idle.
-func (b *bench) idle(ctx context.Context, n int) (*idleResult, error) {
-	old := runtime.MemProfileRate
-	runtime.MemProfileRate = 1 // every allocation, so the per-connection heap is exact
-	defer func() { runtime.MemProfileRate = old }()
-
-	g0, h0, cg0, ch0 := footprint()
-	clients := make([]*client.Client, 0, n)
-	defer func() { closeAll(clients) }()
-	for i := range n {
-		c, err := b.connect(ctx, fmt.Sprintf("idle-%d", i), nil)
-		if err != nil {
-			return nil, err
-		}
-		clients = append(clients, c)
-		if i%50 == 0 {
-			b.showProgress("idle connections %d/%d", i, n)
-		}
-	}
-	b.clearProgress()
-	g1, h1, cg1, ch1 := footprint()
-	per := func(a, b int64) float64 { return float64(b-a) / float64(n) }
-	return &idleResult{Connections: n,
-		ClientGoroutinesPer: per(cg0, cg1), ClientHeapBytesPer: per(ch0, ch1),
-		ProcessGoroutinesPer: per(g0, g1), ProcessHeapBytesPer: per(h0, h1)}, nil
-}
-
-// libraryPrefix names the frames of linnet's library packages (the command
-// itself is package main, and the embedded broker is mochi's code).
-const libraryPrefix = "github.com/linnet-mqtt/linnet/"
-
-// footprint returns the goroutines and live heap bytes of the process, and
-// those that belong to linnet's library packages: goroutines created by
-// them, and heap objects allocated under one of their frames.
-func footprint() (goroutines, heap, clientGoroutines, clientHeap int64) {
-	// The heap profile reflects the state as of the last completed GC
-	// cycle but one; three cycles make it current.
-	for range 3 {
-		runtime.GC()
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	heap = int64(ms.HeapAlloc)
-	goroutines = int64(runtime.NumGoroutine())
-
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if _, created, ok := strings.Cut(g, "\ncreated by "); ok && strings.HasPrefix(created, libraryPrefix) {
-			clientGoroutines++
-		}
-	}
-
-	var recs []runtime.MemProfileRecord
-	for {
-		n, ok := runtime.MemProfile(recs, false)
-		if ok {
-			recs = recs[:n]
-			break
-		}
-		recs = make([]runtime.MemProfileRecord, n+64)
-	}
-	for i := range recs {
-		r := &recs[i]
-		if r.InUseBytes() == 0 {
-			continue
-		}
-		frames := runtime.CallersFrames(r.Stack())
-		for {
-			f, more := frames.Next()
-			if strings.HasPrefix(f.Function, libraryPrefix) {
-				clientHeap += r.InUseBytes()
-				break
-			}
-			if !more {
-				break
-			}
-		}
-	}
-	return goroutines, heap, clientGoroutines, clientHeap
-}
-
-func (b *bench) showProgress(format string, args ...any) {
-	if b.progress {
-		fmt.Fprintf(b.out, "\r\033[K"+format, args...)
-	}
-}
-
-func (b *bench) clearProgress() {
-	if b.progress {
-		fmt.Fprint(b.out, "\r\033[K")
-	}
-}
-
-func printBench(w io.Writer, r *benchResult) {
-	c := r.Config
-	broker := r.Broker
-	if r.Embedded {
-		broker += " (embedded mochi-mqtt)"
-	}
-	fmt.Fprintf(w, "broker      %s\n", broker)
-	if t := r.Throughput; t != nil {
-		fmt.Fprintf(w, "\nthroughput  QoS %d, %d-byte payloads, %d publisher(s), %d subscriber(s), in-flight window %d\n",
-			c.QoS, c.Size, c.Publishers, c.Subs, c.Window)
-		note := ""
-		if t.StoppedByTime {
-			note = " (stopped by -duration)"
-		}
-		fmt.Fprintf(w, "  published %10d msgs in %7.3f s  %10.0f msg/s  %8.2f MB/s%s\n",
-			t.Published, t.PublishSecs, t.PublishRate, t.PublishMBps, note)
-		if c.Subs > 0 {
-			fmt.Fprintf(w, "  received  %10d msgs in %7.3f s  %10.0f msg/s  %8.2f MB/s  lost %d of %d\n",
-				t.Received, t.ReceiveSecs, t.ReceiveRate, t.ReceiveMBps, t.Lost, t.Expected)
-		}
-	}
-	if l := r.Latency; l != nil {
-		fmt.Fprintf(w, "\nlatency     %d round trips at QoS %d, publish to delivery, in µs\n", l.Count, c.QoS)
-		fmt.Fprintf(w, "  %9s %9s %9s %9s %9s %9s %9s\n", "min", "p50", "p90", "p99", "p99.9", "max", "mean")
-		fmt.Fprintf(w, "  %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f\n", l.MinUs, l.P50Us, l.P90Us, l.P99Us, l.P999, l.MaxUs, l.Mean)
-	}
-	if i := r.Idle; i != nil {
-		fmt.Fprintf(w, "\nidle        %d connections, per connection\n", i.Connections)
-		fmt.Fprintf(w, "  linnet client  %6.2f goroutines  %9.0f heap bytes\n", i.ClientGoroutinesPer, i.ClientHeapBytesPer)
-		note := ""
-		if i.ProcessIncludesBroker {
-			note = "  (includes the embedded broker's side)"
-		}
-		fmt.Fprintf(w, "  whole process  %6.2f goroutines  %9.0f heap bytes%s\n", i.ProcessGoroutinesPer, i.ProcessHeapBytesPer, note)
-	}
 }
 
 func randomHex(n int) string {

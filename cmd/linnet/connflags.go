@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,33 +24,42 @@ import (
 // Exit codes of the commands that talk to a broker, beyond those of main.go.
 const (
 	exitRefused = 4 // the broker said no: a CONNACK refusal (credentials, not authorised) or a SUBACK failure
-	exitTimeout = 5 // the -W time limit ran out before the work was done
+	// exitTimeout is the -W time limit running out: 27, as mosquitto_sub
+	// exits (MOSQ_ERR_TIMEOUT), so that scripts written for it keep working.
+	exitTimeout = 27
 )
 
 // exitCodesHelp documents the exit codes in the --help of pub and sub.
 const exitCodesHelp = `Exit codes:
   0  done
   1  failed: broker unreachable, DNS, TLS, connect timeout, connection lost
-  2  bad flags or arguments (including an unreadable CA, certificate or key file)
+  2  bad flags or arguments (including an unreadable CA, certificate or key
+     file, and an input larger than the largest MQTT message)
   4  refused by the broker: bad user name or password, not authorised, or a
      subscription refused (SUBACK failure)
-  5  the -W time limit ran out
+  27 the -W time limit ran out (the code mosquitto_sub uses)
 `
 
 // connFlags are the connection flags shared by pub, sub and bench, spelled
 // as mosquitto_pub and mosquitto_sub spell them.
 type connFlags struct {
-	host, uri, clientID, user, pass string
-	port, keepAlive                 int
-	persistent                      bool
-	version                         string
-	cafile, cert, key               string
-	insecure, debug                 bool
-	logger                          *slog.Logger // with -d, set by options
-	connectTimeout                  time.Duration
-	willTopic, willPayload          string
-	willQoS                         int
-	willRetain                      bool
+	host, uri, clientID, idPrefix string
+	user, pass                    string
+	port, keepAlive               int
+	persistent                    bool
+	version                       string
+	sessionExpiry                 string
+	cafile, capath, cert, key     string
+	osCerts                       bool
+	tlsVersion, ciphers, alpn     string
+	insecure, debug, quiet        bool
+	unixPath, proxy, bind         string
+	noDelay                       bool
+	logger                        *slog.Logger // with -d, set by options
+	connectTimeout                time.Duration
+	willTopic, willPayload        string
+	willQoS                       int
+	willRetain                    bool
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -58,14 +67,19 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.port, "p", 0, "broker port (default 1883, or 8883 with TLS flags)")
 	fs.StringVar(&c.uri, "L", "", "broker `URI` on any scheme: tcp:// mqtt:// ssl:// mqtts:// ws:// wss:// unix://;\n"+
 		"user:password@ in the URI stand for -u/-P; for tcp and TLS schemes a path names the topic, as in mosquitto")
+	fs.StringVar(&c.unixPath, "unix", "", "connect through the unix socket at `path` instead of -h/-p")
 	fs.StringVar(&c.clientID, "i", "", "client `id` (default: generated, linnet-...)")
+	fs.StringVar(&c.idPrefix, "I", "", "client id `prefix`: the id is the prefix followed by the process id")
 	fs.StringVar(&c.user, "u", "", "user `name`")
 	fs.StringVar(&c.pass, "P", "", "`password` (needs -u)")
 	fs.IntVar(&c.keepAlive, "k", 60, "keep-alive in `seconds`, 0 turns it off")
 	fs.BoolVar(&c.persistent, "c", false, "persistent session: CleanSession=0 (needs -i)")
-	fs.StringVar(&c.version, "V", "auto", "protocol `version`: mqttv311, mqttv31, or auto (3.1.1, falling back to 3.1)")
+	fs.StringVar(&c.version, "V", "auto", "protocol `version`: mqttv311, mqttv31, or auto (3.1.1, falling back to 3.1); mqttv5 is not supported")
+	fs.StringVar(&c.sessionExpiry, "x", "", "session expiry `interval`: an MQTT 5 property, refused (linnet speaks 3.1.1 and 3.1)")
 	c.registerTLS(fs)
-	fs.BoolVar(&c.debug, "d", false, "print debug messages of the client to standard error")
+	c.registerNet(fs)
+	fs.BoolVar(&c.debug, "d", false, "print a packet trace (as mosquitto -d does) and the client's debug log to standard error")
+	fs.BoolVar(&c.quiet, "quiet", false, "do not print error messages (the exit code still tells)")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "how long one connect may take")
 	fs.StringVar(&c.willTopic, "will-topic", "", "`topic` of the will, published by the broker if the connection is lost")
 	fs.StringVar(&c.willPayload, "will-payload", "", "`payload` of the will")
@@ -77,15 +91,29 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 // shares.
 func (c *connFlags) registerTLS(fs *flag.FlagSet) {
 	fs.StringVar(&c.cafile, "cafile", "", "PEM `file` of the CA that signed the broker's certificate; turns TLS on")
+	fs.StringVar(&c.capath, "capath", "", "`directory` of PEM files of trusted CAs (every certificate in every file); turns TLS on")
+	fs.BoolVar(&c.osCerts, "tls-use-os-certs", false, "trust the system's CAs too (with --cafile/--capath: as well as them); turns TLS on")
 	fs.StringVar(&c.cert, "cert", "", "PEM `file` of the client certificate (with --key); turns TLS on")
 	fs.StringVar(&c.key, "key", "", "PEM `file` of the client key (with --cert)")
 	fs.BoolVar(&c.insecure, "insecure", false, "do not check that the broker's certificate names its host (the chain is still verified)")
+	fs.StringVar(&c.tlsVersion, "tls-version", "", "the one TLS `version` to use: tlsv1.3, tlsv1.2 or tlsv1.1 (default: 1.2 or 1.3)")
+	fs.StringVar(&c.ciphers, "ciphers", "", "colon-separated `list` of TLS 1.2 and older cipher suites, by OpenSSL or IANA name\n"+
+		"(TLS 1.3 suites cannot be chosen, as with OpenSSL's list)")
+	fs.StringVar(&c.alpn, "tls-alpn", "", "ALPN `protocol` to offer in the TLS handshake")
+}
+
+// tlsWanted reports whether a flag turns TLS on.
+func (c *connFlags) tlsWanted() bool {
+	return c.cafile != "" || c.capath != "" || c.osCerts || c.cert != "" || c.key != "" || c.insecure
 }
 
 // appendTLS appends the TLS option to opts when the server's scheme or a
 // TLS flag asks for TLS.
 func (c *connFlags) appendTLS(opts []transport.Option, server string) ([]transport.Option, error) {
-	if !tlsOn(server) && c.cafile == "" && c.cert == "" && c.key == "" && !c.insecure {
+	if !tlsOn(server) && !c.tlsWanted() {
+		if c.tlsVersion != "" || c.ciphers != "" || c.alpn != "" {
+			return opts, usagef("--tls-version, --ciphers and --tls-alpn need TLS: --cafile, --capath, --tls-use-os-certs or an ssl:// URI")
+		}
 		return opts, nil
 	}
 	opt, err := c.tlsOption()
@@ -111,12 +139,23 @@ func usagef(format string, args ...any) error {
 // options turns the flags into client options. topic is the topic named by
 // the path of a -L URI ("" when none).
 func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string, err error) {
+	if c.sessionExpiry != "" {
+		return opts, "", usagef("-x %s: the session expiry interval is an MQTT 5 property, and linnet speaks MQTT 3.1.1 and 3.1;\n"+
+			"without -c the session ends with the connection, with -c it never expires", c.sessionExpiry)
+	}
 	server, topic, user, pass, err := c.server()
 	if err != nil {
 		return opts, "", err
 	}
 	opts.Servers = []string{server}
-	opts.ClientID = c.clientID
+	switch {
+	case c.clientID != "" && c.idPrefix != "":
+		return opts, "", usagef("give -i or -I, not both")
+	case c.idPrefix != "":
+		opts.ClientID = c.idPrefix + strconv.Itoa(os.Getpid())
+	default:
+		opts.ClientID = c.clientID
+	}
 	opts.Username = user
 	if pass != "" {
 		opts.Password = []byte(pass)
@@ -147,6 +186,8 @@ func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string
 		opts.Version = client.Version311
 	case "mqttv31", "31", "3.1", "3":
 		opts.Version = client.Version31
+	case "mqttv5", "5", "v5":
+		return opts, "", usagef("-V %s: MQTT 5 is not supported; linnet speaks MQTT 3.1.1 (mqttv311) and 3.1 (mqttv31)", c.version)
 	default:
 		return opts, "", usagef("-V %q: the version is mqttv311, mqttv31 or auto", c.version)
 	}
@@ -162,10 +203,18 @@ func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string
 	if opts.Transport, err = c.appendTLS(opts.Transport, server); err != nil {
 		return opts, "", err
 	}
+	dial, err := c.dialer(server)
+	if err != nil {
+		return opts, "", err
+	}
+	if dial != nil {
+		opts.Transport = append(opts.Transport, transport.WithDialer(dial))
+	}
 	if c.debug {
 		c.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		opts.Logger = libLogger(c.logger)
 		opts.Transport = append(opts.Transport, transport.WithLogger(opts.Logger))
+		opts.Registry = traceRegistry(newTracer(stderr))
 	}
 	return opts, topic, nil
 }
@@ -174,12 +223,26 @@ func (c *connFlags) options(stderr io.Writer) (opts client.Options, topic string
 // of a -L URI.
 func (c *connFlags) server() (server, topic, user, pass string, err error) {
 	user, pass = c.user, c.pass
+	if c.unixPath != "" {
+		if c.uri != "" {
+			return "", "", "", "", usagef("give --unix or -L, not both")
+		}
+		path := c.unixPath
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		server = "unix://" + (&url.URL{Path: path}).EscapedPath()
+		if err := transport.Validate(server); err != nil {
+			return "", "", "", "", usagef("--unix %q: %v", c.unixPath, err)
+		}
+		return server, "", user, pass, nil
+	}
 	if c.uri == "" {
 		if c.port < 0 || c.port > 65535 {
 			return "", "", "", "", usagef("-p %d: a port is 1 to 65535", c.port)
 		}
 		scheme, port := "tcp", c.port
-		if c.cafile != "" || c.cert != "" || c.key != "" || c.insecure {
+		if c.tlsWanted() {
 			scheme = "ssl"
 		}
 		if port == 0 {
@@ -236,137 +299,6 @@ func parseQoS(flagName string, q int) (packet.QoS, error) {
 		return 0, usagef("%s %d: QoS is 0, 1 or 2", flagName, q)
 	}
 	return packet.QoS(q), nil
-}
-
-// failure prints err as one line naming its cause, prefixed with the
-// command's name, and returns the exit code for it.
-func failure(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "linnet %s: %s\n", cmd, oneLine(describeErr(err)))
-	return exitCodeFor(err)
-}
-
-func exitCodeFor(err error) int {
-	var ue *usageError
-	var suback *subackError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ue), errors.Is(err, transport.ErrInvalidURI), errors.Is(err, client.ErrInvalidOptions),
-		errors.Is(err, client.ErrInvalidArgument):
-		return exitUsage
-	case errors.Is(err, client.ErrRefused), errors.As(err, &suback):
-		return exitRefused
-	case errors.Is(err, errTimeLimit):
-		return exitTimeout
-	}
-	return exitFailure
-}
-
-// errTimeLimit is the -W limit running out.
-var errTimeLimit = errors.New("time limit reached")
-
-// subackError is a subscription the broker refused.
-type subackError struct{ filter string }
-
-func (e *subackError) Error() string {
-	return fmt.Sprintf("refused: the broker refused the subscription to %q (SUBACK 0x80)", e.filter)
-}
-
-// describeErr says what went wrong, cause first: "refused: ...", "TLS: ...",
-// "DNS: ...", "timeout: ...", "unreachable: ...".
-func describeErr(err error) string {
-	var (
-		ue      *usageError
-		ce      *client.ConnectError
-		te      *transport.TLSError
-		dnsErr  *net.DNSError
-		lost    *client.ConnectionLostError
-		uriErr  *transport.URIError
-		optErr  *client.OptionError
-		suback  *subackError
-		netErr  net.Error
-		opErr   *net.OpError
-		dialErr *transport.DialError
-	)
-	server := ""
-	if errors.As(err, &dialErr) {
-		server = dialErr.URI
-	}
-	switch {
-	case errors.As(err, &ue), errors.As(err, &suback):
-		return err.Error()
-	case errors.Is(err, errTimeLimit):
-		return "timeout: " + err.Error()
-	case errors.As(err, &ce):
-		s := "refused: " + ce.Code.String() + " (CONNACK return code " + strconv.Itoa(int(ce.Code)) + ")"
-		if ce.Server != "" {
-			s += " by " + ce.Server
-		}
-		switch ce.Code {
-		case packet.RefusedBadUserNamePassword, packet.RefusedNotAuthorized:
-			s += "; check the user name and password (-u, -P)"
-		case packet.RefusedIdentifierRejected:
-			s += "; check the client id (-i)"
-		}
-		return s
-	case errors.As(err, &uriErr):
-		return "invalid URI: " + strings.TrimPrefix(uriErr.Error(), "transport: invalid server URI ")
-	case errors.As(err, &optErr):
-		return "invalid option: " + strings.TrimPrefix(optErr.Error(), "mqtt: ")
-	case errors.As(err, &te):
-		hint := ""
-		switch {
-		case errors.Is(err, transport.ErrUnknownAuthority):
-			hint = "; is --cafile the CA that signed the broker's certificate?"
-		case errors.Is(err, transport.ErrHostnameMismatch):
-			hint = "; connect by a name in the certificate, or --insecure"
-		case errors.Is(err, transport.ErrClientCertRejected):
-			hint = "; check --cert and --key"
-		}
-		what := te.Kind.Error()
-		if te.Kind == transport.ErrTLS {
-			what = te.Err.Error()
-		}
-		return "TLS: " + what + at(server) + hint
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsNotFound {
-			return fmt.Sprintf("DNS: no such host %q", dnsErr.Name)
-		}
-		return fmt.Sprintf("DNS: cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "unreachable: connection refused" + at(server) + " (is a broker listening there?)"
-	case errors.Is(err, syscall.ENOENT) && errors.As(err, &opErr):
-		return "unreachable: no such socket" + at(server)
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "unreachable: no route" + at(server)
-	case errors.Is(err, context.Canceled):
-		return "interrupted"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout: " + trimPrefixes(err.Error())
-	case errors.As(err, &lost):
-		return "connection lost: " + trimPrefixes(lost.Err.Error())
-	case errors.Is(err, client.ErrNoCONNACK):
-		return "no CONNACK: the server closed the connection before accepting it" + at(server)
-	}
-	return trimPrefixes(err.Error())
-}
-
-func at(server string) string {
-	if server == "" {
-		return ""
-	}
-	return " at " + server
-}
-
-func trimPrefixes(s string) string {
-	for _, p := range []string{"mqtt: ", "transport: "} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // timeLimit returns a channel that fires after the -W limit of seconds

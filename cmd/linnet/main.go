@@ -15,8 +15,9 @@
 //	sub      subscribe and print the messages that arrive
 //	version  print the version of linnet and of Go
 //
-// Run `linnet <command> --help` for the flags and examples of a command (in
-// pub, sub, bench and probe, -h is the broker host, as in mosquitto_pub).
+// Run `linnet help <command>` or `linnet <command> --help` for the flags and
+// examples of a command (in pub, sub, bench and probe, -h is the broker host,
+// as in mosquitto_pub).
 //
 // Exit codes, the same for every command:
 //
@@ -25,8 +26,8 @@
 //	2  bad flags or arguments
 //	3  the input broke the protocol (dump)
 //	4  refused by the broker: CONNACK refusal (credentials, not authorised) or SUBACK failure
-//	5  the -W time limit ran out (pub, sub)
 //	6  at least one device is offline (probe)
+//	27 the -W time limit ran out (pub, sub), as mosquitto_sub exits
 //
 // pub, sub, bench, dms and demo use only the public API of the client, dms
 // and transport packages; bench without a broker URI and demo run mochi-mqtt
@@ -68,9 +69,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
+	case "help":
+		return runHelp(args[1:], stdin, stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -91,7 +94,31 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", name, commands[name].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'linnet <command> -h' for the flags of a command.")
+	fmt.Fprintln(w, "\nRun 'linnet help <command>' (or 'linnet <command> --help') for the flags of a command.")
+	fmt.Fprintln(w, "In pub, sub, bench and probe, -h is the broker host, as in mosquitto_pub and mosquitto_sub.")
+}
+
+// runHelp prints the top-level usage, or with a command name the help of
+// that command, to standard output.
+func runHelp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		usage(stdout)
+		return exitOK
+	case 1:
+	default:
+		fmt.Fprintln(stderr, "linnet help: give one command name")
+		return exitUsage
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "linnet help: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	// A command prints its help to its error stream; here it is what was
+	// asked for, so it goes to standard output.
+	return cmd.run([]string{"--help"}, stdin, stdout, stdout)
 }

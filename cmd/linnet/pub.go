@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/client"
@@ -21,7 +19,9 @@ func init() {
 const pubUsage = `Usage: linnet pub [flags] -t TOPIC (-m MESSAGE | -f FILE | -s | -l | -n)
 
 Connects, publishes and disconnects, like mosquitto_pub. With QoS 1 or 2 it
-returns once the broker has acknowledged every message.
+returns once the broker has acknowledged every message; with -l or --repeat
+up to -M messages are in flight at once. The input (-f, -s) is read before
+connecting, and refused if it is larger than an MQTT message can carry.
 
 Examples:
   linnet pub -t sensors/t1 -m 21.5
@@ -30,6 +30,8 @@ Examples:
   linnet pub -L ws://127.0.0.1:8080/mqtt -t a/b -f image.png
   tail -f app.log | linnet pub -t logs/app -l
   linnet pub -t status/dev1 -m online -r --will-topic status/dev1 --will-payload offline --will-retain
+  linnet pub -t a/b -m tick --repeat 10 --repeat-delay 0.5
+  linnet pub -t a/b -m x --proxy socks5h://127.0.0.1:1080 -h broker.internal
 
 `
 
@@ -47,16 +49,25 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	qos := fs.Int("q", 0, "QoS: 0, 1 or 2")
 	retain := fs.Bool("r", false, "ask the broker to retain the message")
 	repeat := fs.Int("repeat", 1, "publish the message `count` times")
-	repeatDelay := fs.Duration("repeat-delay", 0, "wait this long between repeated messages")
+	var repeatDelay time.Duration
+	fs.Var(secondsFlag{&repeatDelay}, "repeat-delay", "wait this many `seconds` between repeated messages (as mosquitto: 0.5; or a duration: 500ms)")
+	maxInflight := fs.Int("M", 0, "the most QoS 1 and 2 messages in flight, unacknowledged (default 20, as mosquitto_pub)")
 	limit := fs.Int("W", 0, "give up after this many `seconds` (0: no limit)")
 	fs.Usage = usageWithExitCodes(fs, stderr, pubUsage)
 	if code, ok := parseNoArgs(fs, args, stderr); !ok {
 		return code
 	}
+	if cf.quiet {
+		stderr = io.Discard
+	}
 	opts, uriTopic, err := cf.options(stderr)
 	if err != nil {
 		return failure(stderr, "pub", err)
 	}
+	if *maxInflight < 0 || *maxInflight > 65535 {
+		return failure(stderr, "pub", usagef("-M %d: 1 to 65535 messages", *maxInflight))
+	}
+	opts.MaxInFlight = *maxInflight
 	if *topic == "" {
 		*topic = uriTopic
 	}
@@ -93,22 +104,24 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	// The input is read, with its size checked, before connecting: a file
+	// too large for one message fails at once, without being read whole.
 	var payload []byte
+	max := maxPayload(*topic, q)
 	switch {
 	case set["m"]:
 		payload = []byte(*message)
+		if len(payload) > max {
+			return failure(stderr, "pub", &tooLargeError{what: "-m", size: int64(len(payload)), max: max})
+		}
 	case set["f"]:
-		b, err := os.ReadFile(*file)
-		if err != nil {
-			return failure(stderr, "pub", usagef("-f: %v", err))
+		if payload, err = readFile(*file, max); err != nil {
+			return failure(stderr, "pub", err)
 		}
-		payload = b
 	case set["s"]:
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			return failure(stderr, "pub", fmt.Errorf("reading standard input: %w", err))
+		if payload, err = readPayload(stdin, "standard input", max); err != nil {
+			return failure(stderr, "pub", err)
 		}
-		payload = b
 	case set["n"]:
 		payload = []byte{}
 	}
@@ -129,28 +142,34 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := c.Connect(ctx); err != nil {
 		return failure(stderr, "pub", withCause(ctx, err))
 	}
+	// Messages go out without waiting for each one's acknowledgement, as
+	// mosquitto_pub sends them: the client keeps at most -M of QoS 1 and 2
+	// in flight, and this keeps at most that many more waiting for it.
+	window := opts.MaxInFlight
+	if window == 0 {
+		window = client.DefaultMaxInFlight
+	}
+	var pending []*client.Token
+	wait := func(t *client.Token) error { return withCause(ctx, t.Wait(ctx)) }
 	publish := func(p []byte) error {
-		return withCause(ctx, c.Publish(ctx, *topic, q, *retain, p))
+		pending = append(pending, c.PublishAsync(*topic, q, *retain, p))
+		if len(pending) > window {
+			if err := wait(pending[0]); err != nil {
+				return err
+			}
+			pending = pending[1:]
+		}
+		return nil
 	}
 	if set["l"] {
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64*1024), packet.MaxPacketSize)
-		for sc.Scan() {
-			if len(sc.Bytes()) == 0 {
-				continue
-			}
-			if err := publish(append([]byte(nil), sc.Bytes()...)); err != nil {
-				return failure(stderr, "pub", err)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return failure(stderr, "pub", fmt.Errorf("reading standard input: %w", err))
+		if err := eachLine(stdin, max, publish); err != nil {
+			return failure(stderr, "pub", err)
 		}
 	} else {
 		for i := 0; i < *repeat; i++ {
-			if i > 0 && *repeatDelay > 0 {
+			if i > 0 && repeatDelay > 0 {
 				select {
-				case <-time.After(*repeatDelay):
+				case <-time.After(repeatDelay):
 				case <-ctx.Done():
 					return failure(stderr, "pub", context.Cause(ctx))
 				}
@@ -158,6 +177,11 @@ func runPub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err := publish(payload); err != nil {
 				return failure(stderr, "pub", err)
 			}
+		}
+	}
+	for _, t := range pending {
+		if err := wait(t); err != nil {
+			return failure(stderr, "pub", err)
 		}
 	}
 	if err := c.Disconnect(ctx); err != nil {

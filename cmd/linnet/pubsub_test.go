@@ -72,7 +72,7 @@ func TestSubJSONAndRetained(t *testing.T) {
 	require.Equal(t, map[string]any{"topic": "cli/json/bin", "qos": 1.0, "retain": true,
 		"payload_base64": base64.StdEncoding.EncodeToString([]byte{0, 0xff, 1})}, got["cli/json/bin"])
 
-	// -R: the retained messages are not printed, so -W runs out: exit 5.
+	// -R: the retained messages are not printed, so -W runs out: exit 27.
 	r = linnet(t, "", "sub", "-L", uri, "-t", "cli/json/#", "-R", "-C", "1", "-W", "1")
 	// (Under heavy load the connect itself may be what -W cuts short; the
 	// exit code and the cause are the same.)
@@ -115,7 +115,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"pub", "-t", "a", "-m", "x", "-c"}, "needs a client id (-i)"},
 		{[]string{"pub", "-t", "a", "-m", "x", "-L", "gopher://127.0.0.1"}, "invalid server URI"},
 		{[]string{"pub", "-t", "a", "-m", "x", "-k", "70000"}, "-k 70000"},
-		{[]string{"pub", "-t", "a", "-m", "x", "-V", "5"}, `-V "5"`},
+		{[]string{"pub", "-t", "a", "-m", "x", "-V", "5"}, "-V 5: MQTT 5 is not supported"},
+		{[]string{"pub", "-t", "a", "-m", "x", "-V", "mqttv4"}, `-V "mqttv4"`},
 		{[]string{"pub", "-t", "a", "-m", "x", "--will-payload", "bye"}, "need --will-topic"},
 		{[]string{"pub", "-t", "a", "-f", "/nonexistent/linnet"}, "no such file"},
 		{[]string{"pub", "-t", "a", "-m", "x", "--nosuchflag"}, "flag provided but not defined"},
@@ -369,8 +370,8 @@ func TestDescribeErr(t *testing.T) {
 			`DNS: no such host "nosuch.invalid"`, exitFailure},
 		{&net.DNSError{Err: "server misbehaving", Name: "x.example", IsTemporary: true}, `DNS: cannot resolve "x.example": server misbehaving`, exitFailure},
 		{&client.ConnectError{Code: packet.RefusedBadUserNamePassword, Server: "tcp://h:1"},
-			"refused: bad user name or password (CONNACK return code 4) by tcp://h:1; check the user name and password (-u, -P)", exitRefused},
-		{&client.ConnectError{Code: packet.RefusedIdentifierRejected}, "refused: identifier rejected (CONNACK return code 2); check the client id (-i)", exitRefused},
+			"refused: bad user name or password (CONNACK return code 4) by tcp://h:1; check the user name and password", exitRefused},
+		{&client.ConnectError{Code: packet.RefusedIdentifierRejected}, "refused: identifier rejected (CONNACK return code 2); check the client id", exitRefused},
 		{&subackError{filter: "a/#"}, `refused: the broker refused the subscription to "a/#" (SUBACK 0x80)`, exitRefused},
 		{context.DeadlineExceeded, "timeout: context deadline exceeded", exitFailure},
 		{context.Canceled, "interrupted", exitFailure},
@@ -379,4 +380,9 @@ func TestDescribeErr(t *testing.T) {
 		require.Equal(t, tc.want, describeErr(tc.err))
 		require.Equal(t, tc.code, exitCodeFor(tc.err), "%v", tc.err)
 	}
+	// The hints name the flags of the command that failed.
+	refused := &client.ConnectError{Code: packet.RefusedNotAuthorized}
+	require.Contains(t, describeErrFor("pub", refused), "check the user name and password (-u, -P)")
+	require.Contains(t, describeErrFor("dms", refused), "check the user name and password (-id, -password)")
+	require.NotContains(t, describeErr(refused), "-u")
 }
