@@ -163,7 +163,7 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		return exitFailure
 	}
-	if brokercheck.Summarize(results).Failed > 0 {
+	if !brokercheck.Summarize(results).OK() {
 		return exitInvalid
 	}
 	return exitOK

@@ -91,6 +91,9 @@ func (t *tailReader) Read(p []byte) (int, error) {
 }
 
 func (r *run) dial(name string) (*conn, error) {
+	if r.expired() {
+		return nil, &timeoutError{what: "time to open a connection (" + name + ")"}
+	}
 	var (
 		nc  net.Conn
 		err error
@@ -511,6 +514,32 @@ func (c *conn) markerFence(pub *conn, marker string, id uint16) ([]*packet.Publi
 		}
 		got = append(got, m)
 	}
+}
+
+// unsubscribe sends UNSUBSCRIBE and waits for its UNSUBACK. The messages
+// that arrived before the UNSUBACK are answered and dropped: whatever comes
+// after it was sent after the subscription was gone.
+func (c *conn) unsubscribe(id uint16, filters ...string) error {
+	if err := c.send(&packet.Unsubscribe{PacketID: id, Filters: filters}); err != nil {
+		return err
+	}
+	ua, err := expect[*packet.Unsuback](c, "UNSUBACK")
+	if err != nil {
+		return must("MQTT-3.10.4-4", err)
+	}
+	if ua.PacketID != id {
+		return violation("MQTT-2.3.1-7", "UNSUBACK for packet id %d, the UNSUBSCRIBE had %d", ua.PacketID, id)
+	}
+	before := c.pending
+	c.pending = nil
+	for _, p := range before {
+		if m, ok := p.(*packet.Publish); ok {
+			if err := c.ack(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // disconnect sends DISCONNECT and closes.
