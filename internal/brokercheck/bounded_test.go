@@ -110,11 +110,15 @@ func runBounded(t *testing.T, serve func(net.Conn)) []Result {
 func TestRunBoundedSilentServer(t *testing.T) {
 	results := runBounded(t, silent)
 	for _, r := range results {
+		if r.Name == "websocket-framing" { // tcp:// here
+			require.Equal(t, Skip, r.Status)
+			continue
+		}
 		require.Equal(t, Timeout, r.Status, "%s: %s", r.Name, r.Reason)
 		require.NotEmpty(t, r.Transcript, r.Name)
 		require.Contains(t, r.Transcript[len(r.Transcript)-1], "waiting for", r.Name)
 	}
-	require.Equal(t, len(results), Summarize(results).TimedOut)
+	require.Equal(t, len(results)-1, Summarize(results).TimedOut)
 }
 
 // TestRunBoundedPublishBeforeSuback runs the suite against a server that

@@ -293,6 +293,18 @@ func (c *conn) read(what string) (packet.Packet, error) {
 	return p, nil
 }
 
+// isReservedRefusal reports whether err is a CONNACK with a return code
+// MQTT 3.1.1 reserves (an MQTT 5 reason code such as 0x80 or 0x82): a
+// refusal, though not one a 3.1.1 client can decode.
+func isReservedRefusal(err error) bool {
+	var bad *badInputError
+	if !errors.As(err, &bad) {
+		return false
+	}
+	t := bad.tail
+	return len(t) == 4 && t[0] == 0x20 && t[1] == 0x02 && t[3] > 5
+}
+
 // isClosedErr reports whether err is the broker closing the connection.
 func isClosedErr(err error) bool {
 	var ce *closedError

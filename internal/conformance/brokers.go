@@ -16,14 +16,17 @@ type BrokerRecord struct {
 	Results []BrokerCheck `json:"results"`
 }
 
-// BrokerCheck is one check's recorded outcome: pass, fail or skip; for a
-// failure, the rule it breaks and why.
+// BrokerCheck is one check's recorded outcome: pass, fail, timeout or
+// skip; for a failure, the rule it breaks, why, and the packets.
 type BrokerCheck struct {
 	Name   string   `json:"name"`
 	Rules  []string `json:"rules"`
 	Status string   `json:"status"`
 	Rule   string   `json:"rule,omitempty"`
 	Reason string   `json:"reason,omitempty"`
+	// Packets are what the check sent and received, for a failure or a
+	// timeout: the packets that show it.
+	Packets []string `json:"packets,omitempty"`
 }
 
 // ReadBrokers reads the recorded broker results; a missing file is no
@@ -83,7 +86,8 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	b.WriteString("The broker suite (`internal/brokercheck`, the checks of `linnet conformance`) run against the brokers\n")
 	b.WriteString("of the test suite by `go test ./internal/brokercheck`, which fails when a result changes from the one\n")
 	b.WriteString("recorded in `testdata/conformance/brokers.json` (re-record with `-update`). A failure listed here is\n")
-	b.WriteString("a real deviation of that broker, explained below the table.\n\n")
+	b.WriteString("a real deviation of that broker, explained below the table; the packets that show each one are\n")
+	b.WriteString("recorded with it in brokers.json.\n\n")
 	b.WriteString("| check | statements |")
 	sep := "|---|---|"
 	for _, r := range recs {
@@ -108,7 +112,7 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	}
 	b.WriteString("\n")
 	for _, r := range recs {
-		pass, fail, skip := 0, 0, 0
+		pass, fail, skip, timeout := 0, 0, 0, 0
 		var notes []string
 		for _, c := range r.Results {
 			switch c.Status {
@@ -120,9 +124,12 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 			case "skip":
 				skip++
 				notes = append(notes, fmt.Sprintf("- `%s` (skipped): %s", c.Name, cell(c.Reason)))
+			case "timeout":
+				timeout++
+				notes = append(notes, fmt.Sprintf("- `%s` (timed out): %s", c.Name, cell(c.Reason)))
 			}
 		}
-		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d skipped.\n", r.Broker, r.Version, pass, fail, skip)
+		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d timed out, %d skipped.\n", r.Broker, r.Version, pass, fail, timeout, skip)
 		for _, n := range notes {
 			b.WriteString(n + "\n")
 		}
