@@ -160,6 +160,18 @@ func TestBrokerMochi(t *testing.T) {
 // results with those recorded.
 func TestBrokerMosquitto(t *testing.T) {
 	testbroker.RequireMosquitto(t)
+	uri := startMosquitto(t)
+	start := time.Now()
+	results, err := Run(context.Background(), Config{URI: uri, Prefix: "lntmosq", RefusedFilter: refusedFilter}, Checks())
+	require.NoError(t, err)
+	logTable(t, results)
+	t.Logf("suite took %v", time.Since(start).Round(time.Millisecond))
+	checkAgainstRecord(t, "mosquitto", mosquittoVersion(t), results)
+}
+
+// startMosquitto starts mosquitto with the dynamic-security plugin set to
+// refuse subscriptions to refusedFilter and returns its URI.
+func startMosquitto(t *testing.T) string {
 	plugin := dynsecPlugin()
 	if plugin == "" {
 		t.Fatal("mosquitto is installed without mosquitto_dynamic_security.so; the Debian package ships it")
@@ -178,12 +190,7 @@ func TestBrokerMosquitto(t *testing.T) {
 		"plugin " + plugin,
 		"plugin_opt_config_file " + dynsec,
 	}})
-	start := time.Now()
-	results, err := Run(context.Background(), Config{URI: m.URI(), Prefix: "lntmosq", RefusedFilter: refusedFilter}, Checks())
-	require.NoError(t, err)
-	logTable(t, results)
-	t.Logf("suite took %v", time.Since(start).Round(time.Millisecond))
-	checkAgainstRecord(t, "mosquitto", mosquittoVersion(t), results)
+	return m.URI()
 }
 
 func dynsecPlugin() string {

@@ -137,3 +137,46 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n", nil
 }
+
+// StatementCoverage is how the broker suite covers one statement: the
+// checks that name it, or why it has none.
+type StatementCoverage struct {
+	ID           string
+	Checks       []string
+	Unobservable string // why a client cannot observe it
+	NotChecked   string // why the suite does not check it yet
+}
+
+// BuildCoverage renders the section of CONFORMANCE.md that lists, for
+// every statement that binds the server, the broker checks that name it or
+// why none does.
+func BuildCoverage(statements []Statement, cov []StatementCoverage) string {
+	by := make(map[string]StatementCoverage, len(cov))
+	for _, c := range cov {
+		by[c.ID] = c
+	}
+	var b strings.Builder
+	b.WriteString("\n## Server statements in `linnet conformance`\n\n")
+	b.WriteString("Every statement that binds the server, with the broker checks that name it (`linnet conformance\n")
+	b.WriteString("-list` prints the same), or why no check does.\n\n")
+	b.WriteString("| id | binds | broker checks |\n|---|---|---|\n")
+	for _, s := range statements {
+		if s.Binds == "Client" {
+			continue
+		}
+		c := by[s.ID]
+		var what string
+		switch {
+		case len(c.Checks) > 0:
+			what = "`" + strings.Join(c.Checks, "`, `") + "`"
+		case c.Unobservable != "":
+			what = "not observable by a client: " + cell(c.Unobservable)
+		case c.NotChecked != "":
+			what = "not checked yet: " + cell(c.NotChecked)
+		default:
+			what = "none"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.ID, s.Binds, what)
+	}
+	return b.String()
+}
