@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/linnet-mqtt/linnet/internal/brokercheck"
@@ -28,6 +29,14 @@ redelivery, $ topics, and malformed input the broker must refuse. Each
 check is named after the normative statements it exercises; a failure
 shows the rule it breaks and every packet sent and received, in hex.
 
+Every check ends within its time limit (-timeout); one that runs out
+before the broker has shown a verdict reports "timeout" with the packets
+so far. A failure is always shown by packets, never by the clock alone.
+Checks whose PAHO SCENARIO column is set follow the ten scenarios of the
+Eclipse Paho interoperability suite, with its verdicts. -list also shows,
+for every statement that binds the server, the checks that name it or
+why none does.
+
 Every client id and topic starts with -prefix, so runs do not collide.
 
 Examples:
@@ -40,7 +49,7 @@ Exit codes:
   0  every check passed or was skipped
   1  the broker could not be reached, or a report could not be written
   2  bad flags or arguments
-  3  at least one check failed
+  3  at least one check failed or timed out
 
 Flags:
 `
@@ -51,7 +60,8 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var (
 		run       = fs.String("run", "", "run only checks whose name or statement id matches this `regexp`")
 		list      = fs.Bool("list", false, "list the checks and exit")
-		timeout   = fs.Duration("timeout", brokercheck.DefaultTimeout, "how long to wait for the broker at each step")
+		timeout   = fs.Duration("timeout", brokercheck.DefaultTimeout, "time limit of each check (the keep-alive checks get 1.5 x keep-alive and -keepalive-slack more)")
+		slack     = fs.Duration("keepalive-slack", brokercheck.DefaultKeepAliveSlack, "how long past 1.5 x keep-alive a broker may take to cut a silent client")
 		keepAlive = fs.Int("keepalive", brokercheck.DefaultKeepAlive, "keep-alive in `seconds` of the keep-alive check")
 		parallel  = fs.Int("parallel", brokercheck.DefaultParallel, "checks run at once")
 		prefix    = fs.String("prefix", "", "start of every client id and topic, letters and digits (default: random)")
@@ -73,9 +83,7 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *list {
-		for _, c := range checks {
-			fmt.Fprintf(stdout, "%-34s %-40s %s\n", c.Name, strings.Join(c.Rules, " "), c.Summary)
-		}
+		writeList(stdout, checks, *run == "")
 		return exitOK
 	}
 	if fs.NArg() != 1 {
@@ -106,12 +114,12 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "linnet conformance: -keepalive %d: 1 to 65535 seconds\n", *keepAlive)
 		return exitUsage
 	}
-	if *timeout <= 0 || *parallel < 1 {
-		fmt.Fprintln(stderr, "linnet conformance: -timeout and -parallel must be positive")
+	if *timeout <= 0 || *parallel < 1 || *slack <= 0 {
+		fmt.Fprintln(stderr, "linnet conformance: -timeout, -keepalive-slack and -parallel must be positive")
 		return exitUsage
 	}
 	cfg := brokercheck.Config{URI: uri, Username: *user, Prefix: *prefix, Timeout: *timeout,
-		KeepAlive: uint16(*keepAlive), RefusedFilter: *refused, Parallel: *parallel}
+		KeepAlive: uint16(*keepAlive), KeepAliveSlack: *slack, RefusedFilter: *refused, Parallel: *parallel}
 	if *pass != "" {
 		cfg.Password = []byte(*pass)
 	}
@@ -163,10 +171,41 @@ func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		return exitFailure
 	}
-	if brokercheck.Summarize(results).Failed > 0 {
+	if !brokercheck.Summarize(results).OK() {
 		return exitInvalid
 	}
 	return exitOK
+}
+
+// writeList prints the checks and, with all set, every statement that
+// binds the server with the checks that name it or why none does.
+func writeList(w io.Writer, checks []brokercheck.Check, all bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tPAHO SCENARIO\tSTATEMENTS\tWHAT IT DOES")
+	for _, c := range checks {
+		scenario := c.Scenario
+		if scenario == "" {
+			scenario = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, scenario, strings.Join(c.Rules, " "), c.Summary)
+	}
+	_ = tw.Flush()
+	if !all {
+		return
+	}
+	fmt.Fprintln(w, "\nStatements that bind the server (and any other a check names), with the checks that name them:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, cv := range brokercheck.Statements(checks) {
+		switch {
+		case len(cv.Checks) > 0:
+			fmt.Fprintf(tw, "%s\t%s\n", cv.ID, strings.Join(cv.Checks, " "))
+		case cv.Unobservable != "":
+			fmt.Fprintf(tw, "%s\tnot observable by a client: %s\n", cv.ID, cv.Unobservable)
+		default:
+			fmt.Fprintf(tw, "%s\tnot checked yet: %s\n", cv.ID, cv.NotChecked)
+		}
+	}
+	_ = tw.Flush()
 }
 
 func writeJUnitFile(path, uri string, results []brokercheck.Result) error {

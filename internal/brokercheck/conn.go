@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -37,13 +36,16 @@ func (t *transcript) snapshot() []string {
 
 // run is the state of one check while it runs.
 type run struct {
-	ctx    context.Context
-	cfg    *Config
-	name   string // the check's name, for topics
-	index  int    // the check's place in the suite, for client ids
-	tr     *transcript
-	nconns int
+	ctx      context.Context // ends at deadline
+	cfg      *Config
+	name     string // the check's name, for topics
+	index    int    // the check's place in the suite, for client ids
+	tr       *transcript
+	deadline time.Time // the end of the check's time limit
+
+	mu     sync.Mutex // guards conns against the watchdog
 	conns  []*conn
+	closed bool // closeAll ran: no new connections
 }
 
 // id returns a client id unique to this run and check: only letters and
@@ -89,23 +91,48 @@ func (t *tailReader) Read(p []byte) (int, error) {
 }
 
 func (r *run) dial(name string) (*conn, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
-	defer cancel()
-	nc, err := transport.Dial(ctx, r.cfg.URI, r.cfg.Transport...)
+	if r.expired() {
+		return nil, &timeoutError{what: "time to open a connection (" + name + ")"}
+	}
+	var (
+		nc  net.Conn
+		err error
+	)
+	if r.cfg.Dial != nil {
+		nc, err = r.cfg.Dial(r.ctx)
+	} else {
+		nc, err = transport.Dial(r.ctx, r.cfg.URI, r.cfg.Transport...)
+	}
 	if err != nil {
 		r.tr.add("%s: dial %s: %v", name, r.cfg.URI, err)
+		if r.ctx.Err() != nil {
+			return nil, &timeoutError{what: "the connection to " + r.cfg.URI}
+		}
 		return nil, &DialError{URI: r.cfg.URI, Err: err}
 	}
-	r.nconns++
 	c := &conn{r: r, name: name, nc: nc}
 	c.rd = packet.NewReader(&c.rx)
 	c.rx.src = nc
-	r.conns = append(r.conns, c)
+	r.mu.Lock()
+	closed := r.closed
+	if !closed {
+		r.conns = append(r.conns, c)
+	}
+	r.mu.Unlock()
+	if closed {
+		_ = nc.Close()
+		return nil, &timeoutError{what: "the connection to " + r.cfg.URI}
+	}
 	r.tr.add("%s: connected", name)
 	return c, nil
 }
 
+// closeAll closes every connection of the check; it runs when the check
+// ends and when its time limit passes.
 func (r *run) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
 	for _, c := range r.conns {
 		_ = c.nc.Close()
 	}
@@ -175,10 +202,13 @@ func (c *conn) sendBytes(b []byte, what string) error {
 
 func (c *conn) write(b []byte, what string) error {
 	c.r.tr.add("%s → %s  [% x]", c.name, what, b)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.r.cfg.Timeout))
+	_ = c.nc.SetWriteDeadline(c.r.deadline)
 	_, err := c.nc.Write(b)
 	if err != nil {
 		c.r.tr.add("%s: write failed: %v", c.name, err)
+		if c.r.expired() || errors.Is(err, net.ErrClosed) {
+			return &timeoutError{what: "a write of " + what}
+		}
 		return &closedError{err}
 	}
 	return nil
@@ -212,28 +242,44 @@ func (e *badInputError) rule(fallback string) string {
 	return fallback
 }
 
-// timeoutError is a wait that ran out.
-type timeoutError struct{ what string }
+// timeoutError is a check that ran out of its time limit while waiting
+// for what; rule, when set, is the statement it was waiting on.
+type timeoutError struct{ what, rule string }
 
-func (e *timeoutError) Error() string { return "timed out waiting for " + e.what }
+func (e *timeoutError) Error() string {
+	if e.rule != "" {
+		return "timed out waiting for " + e.what + " [" + e.rule + "]"
+	}
+	return "timed out waiting for " + e.what
+}
+
+// expired reports whether the check's time limit has passed.
+func (r *run) expired() bool { return !time.Now().Before(r.deadline) }
 
 // read returns the next packet, a copy the caller may keep. It fails with
 // a *closedError when the broker ended the connection and a *timeoutError
-// when nothing came within d.
-func (c *conn) read(d time.Duration, what string) (packet.Packet, error) {
+// when nothing came before the check's deadline.
+func (c *conn) read(what string) (packet.Packet, error) {
+	if c.r.expired() {
+		// Even a loop over packets already read ends with the limit.
+		c.r.tr.add("%s: the time limit passed (waiting for %s)", c.name, what)
+		return nil, &timeoutError{what: what}
+	}
 	if len(c.pending) > 0 {
 		p := c.pending[0]
 		c.pending = c.pending[1:]
 		return p, nil
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	_ = c.nc.SetReadDeadline(c.r.deadline)
 	p, err := c.rd.ReadPacket()
 	if err != nil {
 		var ne net.Error
 		switch {
-		case errors.As(err, &ne) && ne.Timeout():
-			c.r.tr.add("%s: nothing within %v (waiting for %s)", c.name, d, what)
-			return nil, &timeoutError{what}
+		case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, net.ErrClosed), c.r.expired():
+			// net.ErrClosed: the watchdog closed the connection at
+			// the deadline; only the broker's close counts as one.
+			c.r.tr.add("%s: nothing more before the time limit (waiting for %s)", c.name, what)
+			return nil, &timeoutError{what: what}
 		case isClosed(err):
 			c.r.tr.add("%s ← connection closed by the broker (%v)", c.name, err)
 			return nil, &closedError{err}
@@ -247,10 +293,27 @@ func (c *conn) read(d time.Duration, what string) (packet.Packet, error) {
 	return p, nil
 }
 
+// isReservedRefusal reports whether err is a CONNACK with a return code
+// MQTT 3.1.1 reserves (an MQTT 5 reason code such as 0x80 or 0x82): a
+// refusal, though not one a 3.1.1 client can decode.
+func isReservedRefusal(err error) bool {
+	var bad *badInputError
+	if !errors.As(err, &bad) {
+		return false
+	}
+	t := bad.tail
+	return len(t) == 4 && t[0] == 0x20 && t[1] == 0x02 && t[3] > 5
+}
+
+// isClosedErr reports whether err is the broker closing the connection.
+func isClosedErr(err error) bool {
+	var ce *closedError
+	return errors.As(err, &ce)
+}
+
 func isClosed(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) ||
-		errors.Is(err, syscall.ECONNABORTED)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // expect reads the next packet and fails unless it has type T. An
@@ -261,14 +324,14 @@ func expect[T packet.Packet](c *conn, what string) (T, error) {
 	var early []packet.Packet
 	defer func() { c.pending = append(early, c.pending...) }()
 	for {
-		p, err := c.read(c.r.cfg.Timeout, what)
+		p, err := c.read(what)
 		if err != nil {
 			return zero, err
 		}
 		if v, ok := p.(T); ok {
 			return v, nil
 		}
-		if m, ok := p.(*packet.Publish); ok && len(early) < 16 {
+		if m, ok := p.(*packet.Publish); ok && len(early) < maxEarly {
 			early = append(early, m)
 			continue
 		}
@@ -276,12 +339,25 @@ func expect[T packet.Packet](c *conn, what string) (T, error) {
 	}
 }
 
-// connect sends CONNECT and returns the CONNACK.
+// maxEarly is how many PUBLISH packets a wait for an answer keeps for
+// later reads: a broker that sends more has lost the thread.
+const maxEarly = 64
+
+// connect sends CONNECT and returns the CONNACK, which must be the first
+// packet the broker sends [MQTT-3.2.0-1].
 func (c *conn) connect(p *packet.Connect) (*packet.Connack, error) {
 	if err := c.send(p); err != nil {
 		return nil, err
 	}
-	return expect[*packet.Connack](c, "CONNACK")
+	got, err := c.read("CONNACK")
+	if err != nil {
+		return nil, err
+	}
+	ack, ok := got.(*packet.Connack)
+	if !ok {
+		return nil, violation("MQTT-3.2.0-1", "%s: the broker's first packet is %v, not CONNACK", c.name, got)
+	}
+	return ack, nil
 }
 
 // subscribe sends SUBSCRIBE and returns the SUBACK's codes, checking that
@@ -290,8 +366,10 @@ func (c *conn) subscribe(id uint16, subs ...packet.Subscription) ([]packet.Subac
 	if err := c.send(&packet.Subscribe{PacketID: id, Subscriptions: subs}); err != nil {
 		return nil, err
 	}
+	var early []packet.Packet
+	defer func() { c.pending = append(early, c.pending...) }()
 	for {
-		p, err := c.read(c.r.cfg.Timeout, "SUBACK")
+		p, err := c.read("SUBACK")
 		if err != nil {
 			return nil, err
 		}
@@ -306,8 +384,11 @@ func (c *conn) subscribe(id uint16, subs ...packet.Subscription) ([]packet.Subac
 			return p.ReturnCodes, nil
 		case *packet.Publish:
 			// A message routed through an earlier subscription may
-			// arrive before this SUBACK; keep it for the next read.
-			c.pending = append(c.pending, p)
+			// arrive before this SUBACK; keep it for the reads after.
+			if len(early) == maxEarly {
+				return nil, fmt.Errorf("%s: more than %d PUBLISH packets before the SUBACK", c.name, maxEarly)
+			}
+			early = append(early, p)
 		default:
 			return nil, fmt.Errorf("%s: want SUBACK, got %v", c.name, p)
 		}
@@ -404,7 +485,7 @@ func (c *conn) fence() ([]packet.Packet, error) {
 	}
 	var got []packet.Packet
 	for {
-		p, err := c.read(c.r.cfg.Timeout, "PINGRESP")
+		p, err := c.read("PINGRESP")
 		if err != nil {
 			return got, err
 		}
@@ -447,6 +528,32 @@ func (c *conn) markerFence(pub *conn, marker string, id uint16) ([]*packet.Publi
 	}
 }
 
+// unsubscribe sends UNSUBSCRIBE and waits for its UNSUBACK. The messages
+// that arrived before the UNSUBACK are answered and dropped: whatever comes
+// after it was sent after the subscription was gone.
+func (c *conn) unsubscribe(id uint16, filters ...string) error {
+	if err := c.send(&packet.Unsubscribe{PacketID: id, Filters: filters}); err != nil {
+		return err
+	}
+	ua, err := expect[*packet.Unsuback](c, "UNSUBACK")
+	if err != nil {
+		return must("MQTT-3.10.4-4", err)
+	}
+	if ua.PacketID != id {
+		return violation("MQTT-2.3.1-7", "UNSUBACK for packet id %d, the UNSUBSCRIBE had %d", ua.PacketID, id)
+	}
+	before := c.pending
+	c.pending = nil
+	for _, p := range before {
+		if m, ok := p.(*packet.Publish); ok {
+			if err := c.ack(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // disconnect sends DISCONNECT and closes.
 func (c *conn) disconnect() {
 	_ = c.send(&packet.Disconnect{})
@@ -478,14 +585,15 @@ func (c *conn) expectCloseBad(rule, badRule string, probe bool, allow func(packe
 		}
 	}
 	for {
-		p, err := c.read(c.r.cfg.Timeout, "the broker to close the connection")
+		p, err := c.read("the broker to close the connection")
 		var ce *closedError
 		var te *timeoutError
 		switch {
 		case errors.As(err, &ce):
 			return nil
 		case errors.As(err, &te):
-			return violation(rule, "the broker kept the connection open for %v", c.r.cfg.Timeout)
+			te.rule = rule
+			return te
 		case err != nil:
 			var bad *badInputError
 			if errors.As(err, &bad) && badRule == "" {

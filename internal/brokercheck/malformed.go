@@ -51,9 +51,12 @@ func badProtocolLevel(r *run) error {
 	if err := c.send(p); err != nil {
 		return violation("MQTT-3.1.2-2", "the broker closed before its CONNACK 0x01: %v", err)
 	}
-	got, err := c.read(r.cfg.Timeout, "CONNACK 0x01")
+	got, err := c.read("CONNACK 0x01")
 	if err != nil {
-		return violation("MQTT-3.1.2-2", "no CONNACK 0x01 for protocol level 6: %v", err)
+		if isClosedErr(err) {
+			return violation("MQTT-3.1.2-2", "the broker closed without CONNACK 0x01 for protocol level 6")
+		}
+		return must("MQTT-3.1.2-2", err)
 	}
 	ack, ok := got.(*packet.Connack)
 	if !ok || ack.ReturnCode != packet.RefusedProtocolVersion {

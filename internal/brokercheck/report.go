@@ -16,6 +16,8 @@ type Summary struct {
 	Passed  int `json:"passed"`
 	Failed  int `json:"failed"`
 	Skipped int `json:"skipped"`
+	// TimedOut counts the checks that ran out of their time limit.
+	TimedOut int `json:"timed_out"`
 }
 
 // Summarize counts results by status.
@@ -29,25 +31,33 @@ func Summarize(results []Result) Summary {
 			s.Failed++
 		case Skip:
 			s.Skipped++
+		case Timeout:
+			s.TimedOut++
 		}
 	}
 	return s
 }
 
+// OK reports whether every check passed or was skipped.
+func (s Summary) OK() bool { return s.Failed == 0 && s.TimedOut == 0 }
+
 func (s Summary) String() string {
-	return fmt.Sprintf("%d checks: %d passed, %d failed, %d skipped", s.Total, s.Passed, s.Failed, s.Skipped)
+	return fmt.Sprintf("%d checks: %d passed, %d failed, %d timed out, %d skipped", s.Total, s.Passed, s.Failed, s.TimedOut, s.Skipped)
 }
 
 // WriteTable writes a readable table: one line per check, and under each
-// failure the rule it breaks, why, and the transcript of what was sent and
-// received, with bytes in hex.
+// failure or timeout the rule it breaks or waited on, why, and the
+// transcript of what was sent and received, with bytes in hex.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tCHECK\tRULES\tTIME\tDETAIL")
 	for _, r := range results {
 		detail := r.Reason
-		if r.Status == Fail && r.Rule != "" {
+		switch {
+		case r.Status == Fail && r.Rule != "":
 			detail = "breaks [" + r.Rule + "]: " + r.Reason
+		case r.Status == Timeout && r.Rule != "":
+			detail = "waiting on [" + r.Rule + "]: " + r.Reason
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", strings.ToUpper(string(r.Status)), r.Name, strings.Join(r.Rules, " "),
 			r.Duration.Round(time.Millisecond), oneLine(detail))
@@ -56,10 +66,10 @@ func WriteTable(w io.Writer, results []Result) error {
 		return err
 	}
 	for _, r := range results {
-		if r.Status != Fail {
+		if r.Status != Fail && r.Status != Timeout {
 			continue
 		}
-		fmt.Fprintf(w, "\n--- FAIL %s", r.Name)
+		fmt.Fprintf(w, "\n--- %s %s", strings.ToUpper(string(r.Status)), r.Name)
 		if r.Rule != "" {
 			fmt.Fprintf(w, " [%s]", r.Rule)
 		}
@@ -130,11 +140,11 @@ type junitMessage struct {
 
 // WriteJUnit writes the results as JUnit XML, one testcase per check, for
 // CI systems. A failure's type is the rule it breaks and its body the
-// transcript.
+// transcript; a timeout is a failure of type "timeout".
 func WriteJUnit(w io.Writer, broker string, results []Result) error {
 	sum := Summarize(results)
 	var total time.Duration
-	suite := junitSuite{Name: "linnet conformance", Tests: sum.Total, Failures: sum.Failed, Skipped: sum.Skipped,
+	suite := junitSuite{Name: "linnet conformance", Tests: sum.Total, Failures: sum.Failed + sum.TimedOut, Skipped: sum.Skipped,
 		Props: []junitProp{{Name: "broker", Value: broker}}}
 	for _, r := range results {
 		total += r.Duration
@@ -143,6 +153,8 @@ func WriteJUnit(w io.Writer, broker string, results []Result) error {
 		switch r.Status {
 		case Fail:
 			c.Failure = &junitMessage{Message: r.Reason, Type: r.Rule, Body: strings.Join(r.Transcript, "\n")}
+		case Timeout:
+			c.Failure = &junitMessage{Message: r.Reason, Type: "timeout", Body: strings.Join(r.Transcript, "\n")}
 		case Skip:
 			c.Skipped = &junitMessage{Message: r.Reason}
 		}

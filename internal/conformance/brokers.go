@@ -16,14 +16,17 @@ type BrokerRecord struct {
 	Results []BrokerCheck `json:"results"`
 }
 
-// BrokerCheck is one check's recorded outcome: pass, fail or skip; for a
-// failure, the rule it breaks and why.
+// BrokerCheck is one check's recorded outcome: pass, fail, timeout or
+// skip; for a failure, the rule it breaks, why, and the packets.
 type BrokerCheck struct {
 	Name   string   `json:"name"`
 	Rules  []string `json:"rules"`
 	Status string   `json:"status"`
 	Rule   string   `json:"rule,omitempty"`
 	Reason string   `json:"reason,omitempty"`
+	// Packets are what the check sent and received, for a failure or a
+	// timeout: the packets that show it.
+	Packets []string `json:"packets,omitempty"`
 }
 
 // ReadBrokers reads the recorded broker results; a missing file is no
@@ -83,7 +86,8 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	b.WriteString("The broker suite (`internal/brokercheck`, the checks of `linnet conformance`) run against the brokers\n")
 	b.WriteString("of the test suite by `go test ./internal/brokercheck`, which fails when a result changes from the one\n")
 	b.WriteString("recorded in `testdata/conformance/brokers.json` (re-record with `-update`). A failure listed here is\n")
-	b.WriteString("a real deviation of that broker, explained below the table.\n\n")
+	b.WriteString("a real deviation of that broker, explained below the table; the packets that show each one are\n")
+	b.WriteString("recorded with it in brokers.json.\n\n")
 	b.WriteString("| check | statements |")
 	sep := "|---|---|"
 	for _, r := range recs {
@@ -108,7 +112,7 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	}
 	b.WriteString("\n")
 	for _, r := range recs {
-		pass, fail, skip := 0, 0, 0
+		pass, fail, skip, timeout := 0, 0, 0, 0
 		var notes []string
 		for _, c := range r.Results {
 			switch c.Status {
@@ -120,13 +124,59 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 			case "skip":
 				skip++
 				notes = append(notes, fmt.Sprintf("- `%s` (skipped): %s", c.Name, cell(c.Reason)))
+			case "timeout":
+				timeout++
+				notes = append(notes, fmt.Sprintf("- `%s` (timed out): %s", c.Name, cell(c.Reason)))
 			}
 		}
-		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d skipped.\n", r.Broker, r.Version, pass, fail, skip)
+		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d timed out, %d skipped.\n", r.Broker, r.Version, pass, fail, timeout, skip)
 		for _, n := range notes {
 			b.WriteString(n + "\n")
 		}
 		b.WriteString("\n")
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n", nil
+}
+
+// StatementCoverage is how the broker suite covers one statement: the
+// checks that name it, or why it has none.
+type StatementCoverage struct {
+	ID           string
+	Checks       []string
+	Unobservable string // why a client cannot observe it
+	NotChecked   string // why the suite does not check it yet
+}
+
+// BuildCoverage renders the section of CONFORMANCE.md that lists, for
+// every statement that binds the server, the broker checks that name it or
+// why none does.
+func BuildCoverage(statements []Statement, cov []StatementCoverage) string {
+	by := make(map[string]StatementCoverage, len(cov))
+	for _, c := range cov {
+		by[c.ID] = c
+	}
+	var b strings.Builder
+	b.WriteString("\n## Server statements in `linnet conformance`\n\n")
+	b.WriteString("Every statement that binds the server, with the broker checks that name it (`linnet conformance\n")
+	b.WriteString("-list` prints the same), or why no check does.\n\n")
+	b.WriteString("| id | binds | broker checks |\n|---|---|---|\n")
+	for _, s := range statements {
+		if s.Binds == "Client" {
+			continue
+		}
+		c := by[s.ID]
+		var what string
+		switch {
+		case len(c.Checks) > 0:
+			what = "`" + strings.Join(c.Checks, "`, `") + "`"
+		case c.Unobservable != "":
+			what = "not observable by a client: " + cell(c.Unobservable)
+		case c.NotChecked != "":
+			what = "not checked yet: " + cell(c.NotChecked)
+		default:
+			what = "none"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.ID, s.Binds, what)
+	}
+	return b.String()
 }

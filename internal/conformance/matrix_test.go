@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/linnet-mqtt/linnet/internal/brokercheck"
 )
 
 var update = flag.Bool("update", false, "rewrite CONFORMANCE.md from the tests")
@@ -46,6 +48,11 @@ func TestMatrix(t *testing.T) {
 	brokers, err := BuildBrokers(statements, recs)
 	require.NoError(t, err)
 	got += brokers
+	var cov []StatementCoverage
+	for _, c := range brokercheck.Statements(brokercheck.Checks()) {
+		cov = append(cov, StatementCoverage{ID: c.ID, Checks: c.Checks, Unobservable: c.Unobservable, NotChecked: c.NotChecked})
+	}
+	got += BuildCoverage(statements, cov)
 
 	path := filepath.Join(root, "CONFORMANCE.md")
 	if *update {

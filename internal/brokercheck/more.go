@@ -1,0 +1,761 @@
+package brokercheck
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/linnet-mqtt/linnet/packet"
+)
+
+// Checks of single statements beyond the interoperability scenarios. Each
+// waits for what it expects up to its limit and fences what it must not
+// see: a PINGREQ for what the broker sends on its own connection's
+// account (a SUBACK's retained messages), a marker message from the same
+// publisher for what the broker routes from another connection.
+
+func connectAccepted(r *run) error {
+	c, err := r.dial("c")
+	if err != nil {
+		return err
+	}
+	ack, err := c.connect(r.newConnect(r.id("c"), true))
+	if err != nil {
+		return must("MQTT-3.1.4-4", err)
+	}
+	if ack.ReturnCode != packet.Accepted {
+		return violation("MQTT-3.1.4-4", "CONNACK %v to a valid CONNECT", ack.ReturnCode)
+	}
+	if ack.SessionPresent {
+		return violation("MQTT-3.2.2-1", "CONNACK Session Present=1 for CleanSession=1")
+	}
+	c.disconnect()
+	return nil
+}
+
+func clientID23(r *run) error {
+	const chars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	id := r.id("i")
+	for i := 0; len(id) < 23; i++ {
+		id += string(chars[(i*7)%len(chars)])
+	}
+	c, err := r.dial("c")
+	if err != nil {
+		return err
+	}
+	ack, err := c.connect(r.newConnect(id, true))
+	if err != nil {
+		return must("MQTT-3.1.3-5", err)
+	}
+	if ack.ReturnCode != packet.Accepted {
+		return violation("MQTT-3.1.3-5", "CONNACK %v to the 23-character client id %q", ack.ReturnCode, id)
+	}
+	c.disconnect()
+	return nil
+}
+
+func sessionTakeover(r *run) error {
+	id := r.id("t")
+	old, _, err := r.session("old", id, true)
+	if err != nil {
+		return err
+	}
+	if _, _, err := r.session("new", id, true); err != nil {
+		return err
+	}
+	p, err := old.read("the broker to close the older connection")
+	switch {
+	case err == nil:
+		if _, ok := p.(*packet.Disconnect); ok {
+			// The connection was ended, but with a packet only a
+			// client sends in MQTT 3.1.1 (MQTT 5 servers send it).
+			return violation("§2.2.1", "the broker sent DISCONNECT, a client-to-server packet in MQTT 3.1.1, to the older connection of client id %s", id)
+		}
+		return violation("MQTT-3.1.4-2", "the older connection of client id %s got %v instead of being closed", id, p)
+	case !isClosedErr(err):
+		return must("MQTT-3.1.4-2", err)
+	}
+	return nil
+}
+
+func refusedConnectIgnoresRest(r *run) error {
+	c, err := r.dial("c")
+	if err != nil {
+		return err
+	}
+	// An empty client id with CleanSession=0 is refused [MQTT-3.1.3-8];
+	// a PUBLISH and a PINGREQ follow in the same write.
+	var b []byte
+	for _, p := range []packet.Packet{r.newConnect("", false),
+		&packet.Publish{QoS: 1, Topic: r.topic("t"), PacketID: 1, Payload: []byte("after a refused CONNECT")},
+		&packet.Pingreq{}} {
+		var err error
+		if b, err = packet.AppendIllegal(b, p); err != nil {
+			return err
+		}
+	}
+	if err := c.sendBytes(b, "CONNECT (empty client id, CleanSession=0), PUBLISH, PINGREQ"); err != nil {
+		return nil
+	}
+	for {
+		p, err := c.read("the broker to close the connection")
+		if err != nil {
+			if isClosedErr(err) {
+				return nil
+			}
+			if isReservedRefusal(err) {
+				// A refusal all the same; what matters here is
+				// that nothing after it is answered.
+				return c.expectClose("MQTT-3.1.4-5", false, nil)
+			}
+			return must("MQTT-3.1.4-5", err)
+		}
+		if a, ok := p.(*packet.Connack); ok && a.ReturnCode != packet.Accepted {
+			continue
+		}
+		return violation("MQTT-3.1.4-5", "after refusing the CONNECT the broker answered %v", p)
+	}
+}
+
+// deliver has a subscriber on filter at subQoS (packet id 1) and returns
+// it with a publisher.
+func deliver(r *run, filter string, subQoS packet.QoS) (sub, pub *conn, err error) {
+	sub, err = r.subscribed("sub", r.id("s"), true, packet.Subscription{Filter: filter, QoS: subQoS})
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err = r.publisher()
+	return sub, pub, err
+}
+
+func bomKept(r *run) error {
+	topic := r.topic("\xef\xbb\xbfbom")
+	sub, pub, err := deliver(r, topic, 0)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: topic, PacketID: 1, Payload: []byte("bom")}); err != nil {
+		return err
+	}
+	m, err := sub.receive("the message on a topic with U+FEFF")
+	if err != nil {
+		return must("MQTT-1.5.3-3", err)
+	}
+	if m.Topic != topic {
+		return violation("MQTT-1.5.3-3", "the topic arrived as [% x], sent as [% x]", m.Topic, topic)
+	}
+	return nil
+}
+
+func serverPacketIDs(r *run) error {
+	sub, pub, err := deliver(r, r.topic("t"), 1)
+	if err != nil {
+		return err
+	}
+	const n = 3
+	for i := range n {
+		if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("t"), PacketID: uint16(i + 1), Payload: []byte{byte('a' + i)}}); err != nil {
+			return err
+		}
+	}
+	ids := map[uint16]bool{}
+	var got []*packet.Publish
+	for len(got) < n {
+		m, err := sub.receive("three messages, left unanswered")
+		if err != nil {
+			return must("MQTT-2.3.1-4", err)
+		}
+		if m.Dup {
+			return violation("MQTT-4.3.2-1", "the first delivery of a QoS 1 message has DUP=1: %v", m)
+		}
+		if ids[m.PacketID] {
+			return violation("MQTT-2.3.1-4", "packet id %d is used for two unacknowledged messages at once", m.PacketID)
+		}
+		ids[m.PacketID] = true
+		got = append(got, m)
+	}
+	for _, m := range got {
+		if err := sub.ack(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func idsEchoed(r *run) error {
+	c, _, err := r.session("c", r.id("c"), true)
+	if err != nil {
+		return err
+	}
+	if err := c.subscribeOK(0xfffe, packet.Subscription{Filter: r.topic("t"), QoS: 0}); err != nil {
+		return must("MQTT-3.8.4-2", err)
+	}
+	return c.unsubscribe(0x1234, r.topic("t"))
+}
+
+func dupNotForwarded(r *run) error {
+	sub, pub, err := deliver(r, r.topic("t"), 1)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{Dup: true, QoS: 1, Topic: r.topic("t"), PacketID: 1, Payload: []byte("dup")}); err != nil {
+		return err
+	}
+	m, err := sub.receive("the message")
+	if err != nil {
+		return must("MQTT-3.3.1-3", err)
+	}
+	if m.Dup {
+		return violation("MQTT-3.3.1-3", "a first delivery carries DUP=1, copied from the publisher's PUBLISH")
+	}
+	return sub.ack(m)
+}
+
+// retainedThen publishes a retained QoS 1 message "first" to topic, then
+// second, and returns what a new subscription to topic gets: want
+// messages, then whatever came before a PINGRESP. The topic's retained
+// message is cleared again. (mochi sends retained messages after it
+// answers a PINGREQ that follows the SUBSCRIBE, so a PINGREQ fence alone
+// would miss them.)
+func retainedThen(r *run, topic string, second *packet.Publish, want int) ([]*packet.Publish, error) {
+	pub, err := r.publisher()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = pub.send(&packet.Publish{Retain: true, Topic: topic}) }()
+	if err := pub.publish(&packet.Publish{QoS: 1, Retain: true, Topic: topic, PacketID: 1, Payload: []byte("first")}); err != nil {
+		return nil, err
+	}
+	if err := pub.publish(second); err != nil {
+		return nil, err
+	}
+	// A marker after the second message: once it is routed, so is the
+	// second, and the broker has stored or dropped it.
+	marker := r.topic("marker")
+	watch, err := r.subscribed("watch", r.id("w"), true, packet.Subscription{Filter: marker, QoS: 0})
+	if err != nil {
+		return nil, err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: marker, PacketID: 3, Payload: []byte("marker")}); err != nil {
+		return nil, err
+	}
+	if _, err := watch.receive("the marker"); err != nil {
+		return nil, err
+	}
+	later, err := r.subscribed("later", r.id("n"), true, packet.Subscription{Filter: topic, QoS: 1})
+	if err != nil {
+		return nil, err
+	}
+	got, err := later.receiveUntil("the retained message", func(m []*packet.Publish) bool { return len(m) == want })
+	if err != nil {
+		return got, err
+	}
+	more, err := later.fencePublishes()
+	return append(got, more...), err
+}
+
+func retainedQoS0Replaces(r *run) error {
+	topic := r.topic("r")
+	got, err := retainedThen(r, topic, &packet.Publish{Retain: true, Topic: topic, Payload: []byte("second")}, 0)
+	if err != nil {
+		return err
+	}
+	for _, m := range got {
+		if string(m.Payload) == "first" {
+			return violation("MQTT-3.3.1-7", "a new subscription got the retained message that a retained QoS 0 message replaced")
+		}
+	}
+	return nil
+}
+
+func nonRetainedKeepsRetained(r *run) error {
+	topic := r.topic("r")
+	got, err := retainedThen(r, topic, &packet.Publish{QoS: 1, Topic: topic, PacketID: 2, Payload: []byte("second")}, 1)
+	if err != nil {
+		return must("MQTT-3.3.1-12", err)
+	}
+	if len(got) != 1 || string(got[0].Payload) != "first" {
+		return violation("MQTT-3.3.1-12", "after a message with RETAIN=0 a new subscription got %q, want the retained %q only", payloads(got), "first")
+	}
+	if !got[0].Retain {
+		return violation("MQTT-3.3.1-8", "the retained message sent to a new subscription carries RETAIN=0")
+	}
+	return nil
+}
+
+// willOnClose connects a client with a will on r.topic("will") (retain as
+// given), drops its network connection and waits for the will on a
+// subscription made before. It returns the will as received.
+func willOnClose(r *run, retain bool) (*packet.Publish, error) {
+	willTopic := r.topic("will")
+	watch, err := r.subscribed("watch", r.id("w"), true, packet.Subscription{Filter: willTopic, QoS: 1})
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.dial("leaver")
+	if err != nil {
+		return nil, err
+	}
+	p := r.newConnect(r.id("v"), true)
+	p.WillFlag, p.WillQoS, p.WillRetain, p.WillTopic, p.WillMessage = true, 1, retain, willTopic, []byte("gone")
+	ack, err := c.connect(p)
+	if err != nil {
+		return nil, err
+	}
+	if ack.ReturnCode != packet.Accepted {
+		return nil, &setupError{"CONNACK " + ack.ReturnCode.String()}
+	}
+	c.drop()
+	m, err := watch.receive("the will")
+	if err != nil {
+		return nil, must("MQTT-3.1.2-8", err)
+	}
+	if m.Topic != willTopic || string(m.Payload) != "gone" {
+		return nil, violation("MQTT-3.1.2-8", "got %v, want the will", m)
+	}
+	return m, watch.ack(m)
+}
+
+func willNotRetained(r *run) error {
+	if _, err := willOnClose(r, false); err != nil {
+		return err
+	}
+	later, err := r.subscribed("later", r.id("n"), true, packet.Subscription{Filter: r.topic("will"), QoS: 1})
+	if err != nil {
+		return err
+	}
+	got, err := later.fencePublishes()
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-3.1.2-16", "a will with Will Retain=0 was kept as a retained message: %v", got[0])
+	}
+	return nil
+}
+
+func willRetained(r *run) error {
+	if _, err := willOnClose(r, true); err != nil {
+		return err
+	}
+	pub, err := r.publisher()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pub.send(&packet.Publish{Retain: true, Topic: r.topic("will")}) }()
+	later, err := r.subscribed("later", r.id("n"), true, packet.Subscription{Filter: r.topic("will"), QoS: 1})
+	if err != nil {
+		return err
+	}
+	got, err := later.receiveUntil("the retained will", func(m []*packet.Publish) bool { return len(m) > 0 })
+	if err != nil {
+		return must("MQTT-3.1.2-17", err)
+	}
+	if string(got[0].Payload) != "gone" || !got[0].Retain {
+		return violation("MQTT-3.1.2-17", "a new subscription got %v, want the will retained", got[0])
+	}
+	return nil
+}
+
+func resubscribe(r *run) error {
+	topic := r.topic("r")
+	pub, err := r.publisher()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pub.send(&packet.Publish{Retain: true, Topic: topic}) }()
+	if err := pub.publish(&packet.Publish{QoS: 1, Retain: true, Topic: topic, PacketID: 1, Payload: []byte("kept")}); err != nil {
+		return err
+	}
+	sub, err := r.subscribed("sub", r.id("s"), true, packet.Subscription{Filter: topic, QoS: 1})
+	if err != nil {
+		return err
+	}
+	if _, err := sub.receiveUntil("the retained message", func(m []*packet.Publish) bool { return len(m) == 1 }); err != nil {
+		return must("MQTT-3.3.1-6", err)
+	}
+	if err := sub.subscribeOK(2, packet.Subscription{Filter: topic, QoS: 0}); err != nil {
+		return err
+	}
+	again, err := sub.receiveUntil("the retained message again", func(m []*packet.Publish) bool { return len(m) == 1 })
+	if err != nil {
+		return must("MQTT-3.8.4-3", err)
+	}
+	if string(again[0].Payload) != "kept" {
+		return violation("MQTT-3.8.4-3", "after subscribing again got %v, want the retained message re-sent", again[0])
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: topic, PacketID: 2, Payload: []byte("new")}); err != nil {
+		return err
+	}
+	got, err := sub.markerFence(pub, r.topic("marker"), 3)
+	if err != nil {
+		return err
+	}
+	if len(got) != 1 || got[0].QoS != 0 {
+		var qos []packet.QoS
+		for _, m := range got {
+			qos = append(qos, m.QoS)
+		}
+		return violation("MQTT-3.8.4-3", "after subscribing again at QoS 0 the message arrived %d times at QoS %v; want once at QoS 0", len(got), qos)
+	}
+	return nil
+}
+
+func subscribeMultiple(r *run) error {
+	sub, _, err := r.session("sub", r.id("s"), true)
+	if err != nil {
+		return err
+	}
+	subs := []packet.Subscription{{Filter: r.topic("a"), QoS: 2}, {Filter: r.topic("b"), QoS: 0}, {Filter: r.topic("c"), QoS: 1}}
+	codes, err := sub.subscribe(1, subs...)
+	if err != nil {
+		return must("MQTT-3.8.4-4", err)
+	}
+	for i, code := range codes {
+		if code.Failed() || packet.QoS(code) > subs[i].QoS {
+			return violation("MQTT-3.9.3-1", "SUBACK codes %v for filters at QoS 2, 0, 1", codes)
+		}
+	}
+	pub, err := r.publisher()
+	if err != nil {
+		return err
+	}
+	for i, s := range subs {
+		if err := pub.publish(&packet.Publish{QoS: 1, Topic: s.Filter, PacketID: uint16(i + 1), Payload: []byte(s.Filter)}); err != nil {
+			return err
+		}
+	}
+	got, err := sub.receiveUntil("a message on each of the three filters", func(m []*packet.Publish) bool { return len(m) == 3 })
+	if err != nil {
+		return must("MQTT-3.8.4-4", err)
+	}
+	var topics []string
+	for _, m := range got {
+		topics = append(topics, m.Topic)
+	}
+	slices.Sort(topics)
+	if want := []string{r.topic("a"), r.topic("b"), r.topic("c")}; !slices.Equal(topics, want) {
+		return violation("MQTT-3.8.4-4", "got messages on %q, want one on each of %q", topics, want)
+	}
+	return nil
+}
+
+func unsubscribeLiteral(r *run) error {
+	sub, pub, err := deliver(r, r.topic("+"), 1)
+	if err != nil {
+		return err
+	}
+	// "x" matches the filter "+" but is not the same string: nothing is
+	// removed.
+	if err := sub.unsubscribe(2, r.topic("x")); err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("x"), PacketID: 1, Payload: []byte("still")}); err != nil {
+		return err
+	}
+	if _, err := sub.receive("the message through the filter that was not removed"); err != nil {
+		return must("MQTT-3.10.4-1", err)
+	}
+	return nil
+}
+
+func unsubscribeInflight(r *run) error {
+	sub, pub, err := deliver(r, r.topic("t"), 2)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 2, Topic: r.topic("t"), PacketID: 1, Payload: []byte("x")}); err != nil {
+		return err
+	}
+	m, err := sub.receive("the message")
+	if err != nil {
+		return err
+	}
+	if err := sub.unsubscribe(2, r.topic("t")); err != nil {
+		return err
+	}
+	if err := sub.send(&packet.Pubrec{PacketID: m.PacketID}); err != nil {
+		return err
+	}
+	rel, err := expect[*packet.Pubrel](sub, "PUBREL")
+	if err != nil {
+		return must("MQTT-3.10.4-3", err)
+	}
+	if rel.PacketID != m.PacketID {
+		return violation("MQTT-2.3.1-6", "PUBREL for packet id %d, the PUBREC had %d", rel.PacketID, m.PacketID)
+	}
+	return sub.send(&packet.Pubcomp{PacketID: rel.PacketID})
+}
+
+func unsubscribeMultiple(r *run) error {
+	sub, err := r.subscribed("sub", r.id("s"), true,
+		packet.Subscription{Filter: r.topic("a"), QoS: 1}, packet.Subscription{Filter: r.topic("b"), QoS: 1},
+		packet.Subscription{Filter: r.topic("c"), QoS: 1})
+	if err != nil {
+		return err
+	}
+	if err := sub.unsubscribe(2, r.topic("a"), r.topic("b")); err != nil {
+		return err
+	}
+	pub, err := r.publisher()
+	if err != nil {
+		return err
+	}
+	for i, t := range []string{"a", "b", "c"} {
+		if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic(t), PacketID: uint16(i + 1), Payload: []byte(t)}); err != nil {
+			return err
+		}
+	}
+	got, err := sub.markerFence(pub, r.topic("marker"), 5)
+	if err != nil {
+		return err
+	}
+	if len(got) != 1 || got[0].Topic != r.topic("c") {
+		return violation("MQTT-3.10.4-6", "after unsubscribing from a and b in one UNSUBSCRIBE got %q, want the message on c only", payloads(got))
+	}
+	return nil
+}
+
+func disconnectReserved(r *run) error {
+	c, _, err := r.session("c", r.id("c"), true)
+	if err != nil {
+		return err
+	}
+	if err := c.send(&packet.Raw{Header: byte(packet.TypeDisconnect)<<4 | 1}); err != nil {
+		return nil
+	}
+	return c.expectClose("MQTT-3.14.1-1", true, nil)
+}
+
+func qos2DuplicateOnce(r *run) error {
+	sub, pub, err := deliver(r, r.topic("t"), 2)
+	if err != nil {
+		return err
+	}
+	p := &packet.Publish{QoS: 2, Topic: r.topic("t"), PacketID: 5, Payload: []byte("once")}
+	if err := pub.send(p); err != nil {
+		return err
+	}
+	if _, err := expect[*packet.Pubrec](pub, "PUBREC"); err != nil {
+		return err
+	}
+	dup := *p
+	dup.Dup = true
+	if err := pub.send(&dup); err != nil {
+		return err
+	}
+	rec, err := expect[*packet.Pubrec](pub, "PUBREC for the duplicate")
+	if err != nil {
+		return must("MQTT-4.3.3-2", err)
+	}
+	if rec.PacketID != 5 {
+		return violation("MQTT-2.3.1-6", "PUBREC for packet id %d, the PUBLISH had 5", rec.PacketID)
+	}
+	if err := pub.send(&packet.Pubrel{PacketID: 5}); err != nil {
+		return err
+	}
+	if _, err := expect[*packet.Pubcomp](pub, "PUBCOMP"); err != nil {
+		return must("MQTT-4.3.3-2", err)
+	}
+	first, err := sub.receiveUntil("the message", func(m []*packet.Publish) bool { return len(m) == 1 })
+	if err != nil {
+		return must("MQTT-4.3.3-2", err)
+	}
+	more, err := sub.markerFence(pub, r.topic("marker"), 6)
+	if err != nil {
+		return err
+	}
+	if n := len(first) + len(more); n != 1 {
+		return violation("MQTT-4.3.3-2", "a QoS 2 message sent twice before PUBREL was delivered %d times", n)
+	}
+	return nil
+}
+
+func fanout(r *run) error {
+	a, err := r.subscribed("a", r.id("a"), true, packet.Subscription{Filter: r.topic("t"), QoS: 1})
+	if err != nil {
+		return err
+	}
+	b, err := r.subscribed("b", r.id("b"), true, packet.Subscription{Filter: r.topic("+"), QoS: 0})
+	if err != nil {
+		return err
+	}
+	pub, err := r.publisher()
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: r.topic("t"), PacketID: 1, Payload: []byte("both")}); err != nil {
+		return err
+	}
+	for _, c := range []*conn{a, b} {
+		if _, err := c.receiveUntil("the message", func(m []*packet.Publish) bool { return len(m) == 1 }); err != nil {
+			return must("MQTT-4.5.0-1", err)
+		}
+	}
+	return nil
+}
+
+func ordering(r *run) error {
+	const n = 10
+	for _, qos := range []packet.QoS{0, 1, 2} {
+		topic := r.topic(fmt.Sprint("q", qos))
+		sub, pub, err := deliver(r, topic, 2)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			p := &packet.Publish{QoS: qos, Topic: topic, Payload: []byte{byte('0' + i)}}
+			if qos > 0 {
+				p.PacketID = uint16(i + 1)
+			}
+			if err := pub.publish(p); err != nil {
+				return err
+			}
+		}
+		got, err := sub.receiveUntil("ten messages", func(m []*packet.Publish) bool { return len(m) == n })
+		if err != nil {
+			return must("MQTT-4.6.0-6", err)
+		}
+		if s := strings.Join(payloads(got), ""); s != "0123456789" {
+			return violation("MQTT-4.6.0-6", "QoS %d messages from one publisher arrived in the order %s", qos, s)
+		}
+		sub.disconnect()
+		pub.disconnect()
+	}
+	return nil
+}
+
+func noNormalisation(r *run) error {
+	composed, decomposed := r.topic("caf\u00e9"), r.topic("cafe\u0301")
+	sub, pub, err := deliver(r, composed, 1)
+	if err != nil {
+		return err
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: decomposed, PacketID: 1, Payload: []byte("decomposed")}); err != nil {
+		return err
+	}
+	got, err := sub.markerFence(pub, r.topic("marker"), 2)
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-4.7.3-4", "a message to [% x] matched the filter [% x]: the broker normalised Unicode", decomposed, composed)
+	}
+	if err := pub.publish(&packet.Publish{QoS: 1, Topic: composed, PacketID: 3, Payload: []byte("composed")}); err != nil {
+		return err
+	}
+	if _, err := sub.receive("the message on the exact topic"); err != nil {
+		return must("MQTT-4.7.3-4", err)
+	}
+	return nil
+}
+
+// invalidFilter subscribes to filter, which the broker must not grant: it
+// closes the connection or answers 0x80.
+func invalidFilter(r *run, rule, filter string) error {
+	c, _, err := r.session("c", r.id("c"), true)
+	if err != nil {
+		return err
+	}
+	codes, err := c.subscribe(1, packet.Subscription{Filter: filter, QoS: 0})
+	switch {
+	case isClosedErr(err):
+		return nil
+	case err != nil:
+		return must(rule, err)
+	case !codes[0].Failed():
+		return violation(rule, "the broker granted the invalid filter %q", filter)
+	}
+	return nil
+}
+
+func invalidFilters(r *run) error {
+	for _, f := range []struct{ rule, filter string }{
+		{"MQTT-4.7.1-2", r.topic("#/x")},
+		{"MQTT-4.7.1-2", r.topic("a#")},
+		{"MQTT-4.7.1-3", r.topic("a+")},
+		{"MQTT-4.7.3-1", ""},
+	} {
+		if err := invalidFilter(r, f.rule, f.filter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sessionsByID(r *run) error {
+	a, b := r.id("a"), r.id("b")
+	defer r.forget(a)
+	defer r.forget(b)
+	if _, err := queueWhileAway(r, a, "for a"); err != nil {
+		return err
+	}
+	c, ack, err := r.session("b", b, false)
+	if err != nil {
+		return err
+	}
+	if ack.SessionPresent {
+		return violation("MQTT-3.1.3-2", "a new client id got Session Present=1")
+	}
+	got, err := c.fencePublishes()
+	if err != nil {
+		return err
+	}
+	if len(got) > 0 {
+		return violation("MQTT-3.1.3-2", "client id %s got %v, queued for the session of %s", b, got[0], a)
+	}
+	return nil
+}
+
+func publishIDZero(r *run) error {
+	c, _, err := r.session("c", r.id("c"), true)
+	if err != nil {
+		return err
+	}
+	if err := c.send(&packet.Raw{Header: byte(packet.TypePublish)<<4 | 2, Body: append(append([]byte{0, byte(len(r.topic("t")))}, r.topic("t")...), 0, 0, 'x')}); err != nil {
+		return nil
+	}
+	return c.expectClose("MQTT-2.3.1-1", true, nil)
+}
+
+func websocketFrames(r *run) error {
+	scheme, _, _ := strings.Cut(r.cfg.URI, "://")
+	if scheme != "ws" && scheme != "wss" {
+		return skip("only over ws:// or wss://")
+	}
+	// transport.Dial has checked that the server selected "mqtt"
+	// [MQTT-6.0.0-4]. Each Write is one binary frame: the CONNECT goes
+	// in two, then a PINGREQ and a SUBSCRIBE share one.
+	c, err := r.dial("ws")
+	if err != nil {
+		return err
+	}
+	b, err := packet.AppendIllegal(nil, r.newConnect(r.id("c"), true))
+	if err != nil {
+		return err
+	}
+	if err := c.sendBytes(b[:5], "the first 5 bytes of CONNECT, one frame"); err != nil {
+		return must("MQTT-6.0.0-2", err)
+	}
+	if err := c.sendBytes(b[5:], "the rest of the CONNECT, one frame"); err != nil {
+		return must("MQTT-6.0.0-2", err)
+	}
+	p, err := c.read("CONNACK")
+	if err != nil {
+		return must("MQTT-6.0.0-2", err)
+	}
+	if a, ok := p.(*packet.Connack); !ok || a.ReturnCode != packet.Accepted {
+		return violation("MQTT-6.0.0-2", "a CONNECT split over two frames got %v", p)
+	}
+	both, _ := packet.AppendIllegal(nil, &packet.Pingreq{})
+	both, _ = packet.AppendIllegal(both, &packet.Pingreq{})
+	if err := c.sendBytes(both, "two PINGREQs in one frame"); err != nil {
+		return must("MQTT-6.0.0-2", err)
+	}
+	for range 2 {
+		if _, err := expect[*packet.Pingresp](c, "PINGRESP"); err != nil {
+			return must("MQTT-6.0.0-2", err)
+		}
+	}
+	return nil
+}
