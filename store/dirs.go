@@ -208,7 +208,6 @@ func writeFileSync(path string, head, body []byte) error {
 	return err
 }
 
-
 // pathless returns the cause of err without any path in it (the errno of a
 // *fs.PathError or *os.LinkError), for errors about a directory whose name
 // holds a password.

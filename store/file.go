@@ -273,13 +273,15 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.open = false
-	if !f.noSync && f.stickySyncErr() == nil {
+	var errs []error
+	if sticky := f.stickySyncErr(); sticky != nil {
+		errs = append(errs, sticky)
+	} else if !f.noSync {
 		serr = f.syncLocked()
 		synced = serr == nil
-	}
-	var errs []error
-	if serr != nil {
-		errs = append(errs, serr)
+		if serr != nil {
+			errs = append(errs, serr)
+		}
 	}
 	for _, r := range f.retired {
 		_ = r.Close()

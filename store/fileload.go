@@ -248,7 +248,7 @@ func (f *File) quarantineBytes(name string, off int64, key string, src any, cerr
 	}
 	target, err := f.quarantineTarget(name + "@" + strconv.FormatInt(off, 10))
 	if err == nil {
-		err = writeFileFrom(target, r)
+		err = writeFileFrom(target, r, !f.noSync)
 	}
 	f.reportQuarantined(q, target, err)
 }
@@ -260,8 +260,10 @@ func (f *File) reportQuarantined(q Quarantined, target string, err error) {
 		f.logger.Error("store: damage could not be quarantined", "path", cerr.Path, "offset", q.Offset, "reason", cerr.Reason, "err", err)
 	} else {
 		q.Path = target
-		if d, err := os.Open(filepath.Dir(target)); err == nil {
+		if d, err := os.Open(filepath.Dir(target)); err == nil && !f.noSync {
 			_ = syncDir(d)
+			d.Close()
+		} else if err == nil {
 			d.Close()
 		}
 		f.logger.Warn("store: quarantined damage", "path", cerr.Path, "offset", q.Offset, "to", target, "reason", cerr.Reason, "err", cerr.Err)
@@ -287,14 +289,14 @@ func (f *File) quarantineTarget(name string) (string, error) {
 	}
 }
 
-// writeFileFrom copies r into a new file at path, durably.
-func writeFileFrom(path string, r io.Reader) error {
+// writeFileFrom copies r into a new file at path, durably if sync.
+func writeFileFrom(path string, r io.Reader, sync bool) error {
 	w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(w, r)
-	if err == nil {
+	if err == nil && sync {
 		err = w.Sync()
 	}
 	if cerr := w.Close(); err == nil {

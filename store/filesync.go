@@ -62,6 +62,9 @@ func (f *File) Sync() error {
 			f.smu.Unlock()
 			return err
 		}
+		if syncWaitHook != nil {
+			syncWaitHook()
+		}
 		f.scond.Wait()
 	}
 }
@@ -169,10 +172,17 @@ func (f *File) stickySyncErr() error {
 	return f.syncErr
 }
 
+// syncFile is syncData; tests replace it to make an fsync fail.
+var syncFile = syncData
+
+// syncWaitHook, when set by a test, is called by a Sync that is about to
+// wait for a sync round run by another caller.
+var syncWaitHook func()
+
 // fsync flushes a log file and counts it.
 func (f *File) fsync(file *os.File) error {
 	f.fsyncs.Add(1)
-	return syncData(file)
+	return syncFile(file)
 }
 
 // fsyncDir flushes the store directory and counts it.

@@ -124,9 +124,9 @@ func decodeLogRecord(b []byte) (r logRecord, reason string) {
 // reported, and reading goes on at the next good record after it. Memory is
 // one record's worth (at most the file size), never the whole log.
 type logScanner struct {
-	r    io.ReaderAt
-	size int64
-	off  int64
+	r     io.ReaderAt
+	size  int64
+	off   int64
 	buf   []byte
 	chunk []byte // findMagic's window
 	err   error  // an I/O error: scanning stops
