@@ -472,3 +472,60 @@ func TestFileLogNotRegular(t *testing.T) {
 	require.Contains(t, logs.String(), "quarantined damage")
 	require.NoError(t, s.Put("s-1", value("s-1")))
 }
+
+// TestFileDamagedRemoveOrRePut: a damaged remove record brings its key back
+// with its last value; a damaged put over an earlier one leaves the earlier
+// value; and once Open has rewritten the log, the damage is not found again.
+func TestFileDamagedRemoveOrRePut(t *testing.T) {
+	base := t.TempDir()
+	s := openNoSync(t, base)
+	dir := s.Dir()
+	require.NoError(t, s.Put("s-1", value("s-1")))
+	require.NoError(t, s.Put("s-2", []byte("first")))
+	require.NoError(t, s.Remove("s-1"))
+	require.NoError(t, s.Put("s-2", value("s-2")))
+	require.NoError(t, s.Close())
+	orig, err := os.ReadFile(logOf(t, dir))
+	require.NoError(t, err)
+	recs, _ := store.ScanLog(orig)
+	require.Len(t, recs, 4)
+
+	flip := func(r store.LogRecord) {
+		b := bytes.Clone(orig)
+		b[r.Off+r.Size-1] ^= 1
+		resetLog(t, dir, b)
+	}
+	flip(recs[2]) // the remove of s-1
+	s = openNoSync(t, base)
+	requireRecords(t, s, "s-1", "s-2")
+	require.Len(t, s.Quarantined(), 1)
+	require.NoError(t, s.Close())
+	s = openNoSync(t, base)
+	require.Empty(t, s.Quarantined(), "the rewritten log holds no damage")
+	require.NoError(t, s.Close())
+
+	flip(recs[3]) // the second put of s-2
+	s = openNoSync(t, base)
+	defer s.Close()
+	v, err := s.Get("s-2")
+	require.NoError(t, err)
+	require.Equal(t, []byte("first"), v)
+	require.Len(t, s.Quarantined(), 1)
+}
+
+// TestFileCloseSyncs: Close fsyncs what no Sync covered (syncing on), and
+// fsyncs nothing with NoSync.
+func TestFileCloseSyncs(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		s := store.NewFile(store.FileOptions{Dir: t.TempDir(), NoSync: noSync})
+		require.NoError(t, s.Open(testClient, testServer))
+		n := s.Fsyncs()
+		require.NoError(t, s.Put("s-1", value("s-1")))
+		require.NoError(t, s.Close())
+		if noSync {
+			require.Equal(t, n, s.Fsyncs())
+		} else {
+			require.Equal(t, n+2, s.Fsyncs(), "the log and the directory entry of the new log")
+		}
+	}
+}
