@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/linnet-mqtt/linnet/store"
@@ -76,8 +77,7 @@ func BenchmarkMemoryAppendValue(b *testing.B) {
 	}
 }
 
-// BenchmarkFilePut measures one durable Put of a new key: write, fsync,
-// rename, fsync of the directory. It is bound by the storage device.
+// BenchmarkFilePut measures one Put of a new key: a write(2), no fsync.
 func BenchmarkFilePut(b *testing.B) {
 	f := openBench(b, store.NewFile(store.FileOptions{Dir: b.TempDir()}))
 	b.ReportAllocs()
@@ -88,10 +88,108 @@ func BenchmarkFilePut(b *testing.B) {
 	}
 }
 
-// BenchmarkFilePutRemove measures the store's share of one QoS 1 message:
-// a durable Put and a durable Remove.
+// BenchmarkFilePutRemove measures the store's share of one QoS 1 message at
+// the process-crash level: a Put and a Remove, no Sync.
 func BenchmarkFilePutRemove(b *testing.B) {
-	benchPutRemove(b, openBench(b, store.NewFile(store.FileOptions{Dir: b.TempDir()})))
+	f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
+	benchPutRemove(b, openBench(b, f))
+	reportFsyncs(b, f)
+}
+
+// BenchmarkFilePutSyncRemove measures one QoS 1 message at the power-loss
+// level with one publisher: Put, Sync (the publisher waits for it), Remove
+// (the acknowledgement, which needs no sync of its own).
+func BenchmarkFilePutSyncRemove(b *testing.B) {
+	f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
+	openBench(b, f)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		k := benchKeys[i%len(benchKeys)]
+		if err := f.Put(k, benchMsg); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Remove(k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportFsyncs(b, f)
+}
+
+// BenchmarkFilePutSyncRemoveParallel is BenchmarkFilePutSyncRemove with
+// concurrent publishers (b.RunParallel, GOMAXPROCS goroutines; run with
+// -cpu to vary them): their Syncs share fsyncs, which fsyncs/op shows.
+func BenchmarkFilePutSyncRemoveParallel(b *testing.B) {
+	f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
+	openBench(b, f)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		id := next.Add(1)
+		for i := 0; pb.Next(); i++ {
+			k := "s-" + strconv.FormatInt(id, 10) + "-" + strconv.Itoa(i%1024)
+			if err := f.Put(k, benchMsg); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := f.Sync(); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := f.Remove(k); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportFsyncs(b, f)
+}
+
+// BenchmarkFileWindowSync measures a burst as a client with an in-flight
+// window of 20 or 1000 sees it: a whole window of Puts, one Sync covering
+// them all (the publishers' waits share it), then the window's Removes as
+// the acknowledgements come in. ns/op is per message.
+func BenchmarkFileWindowSync(b *testing.B) {
+	for _, window := range []int{20, 1000} {
+		b.Run("window="+strconv.Itoa(window), func(b *testing.B) {
+			f := store.NewFile(store.FileOptions{Dir: b.TempDir()})
+			openBench(b, f)
+			keys := benchKeys
+			if window > len(keys) {
+				keys = make([]string, window)
+				for i := range keys {
+					keys[i] = "s-" + strconv.Itoa(i+1)
+				}
+			}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				k := keys[n%window]
+				if err := f.Put(k, benchMsg); err != nil {
+					b.Fatal(err)
+				}
+				n++
+				if n%window == 0 {
+					if err := f.Sync(); err != nil {
+						b.Fatal(err)
+					}
+					for _, k := range keys[:window] {
+						if err := f.Remove(k); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			}
+			reportFsyncs(b, f)
+		})
+	}
+}
+
+// reportFsyncs adds the fsyncs per operation to the benchmark's figures.
+func reportFsyncs(b *testing.B, f *store.File) {
+	b.ReportMetric(float64(f.Fsyncs())/float64(b.N), "fsyncs/op")
 }
 
 func BenchmarkFileGet(b *testing.B) {

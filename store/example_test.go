@@ -44,8 +44,11 @@ func ExampleNewFile() {
 		fmt.Println(err)
 		return
 	}
-	_ = s.Put("r-7", []byte{0x34, 0x05}) // durable when Put returns
+	_ = s.Put("r-7", []byte{0x34, 0x05}) // survives the death of the process once Put returns
 	_ = s.Put("s-3", []byte{0x32, 0x05})
+	if err := s.Sync(); err != nil { // both survive a power loss once Sync returns
+		fmt.Println(err)
+	}
 
 	// A second store cannot open the same client while the first has it.
 	err = store.NewFile(store.FileOptions{Dir: base}).Open("device-42", "ssl://127.0.0.1:8883")

@@ -26,15 +26,17 @@ import (
 // the mapping is injective. Long results are not: FNV is not a cryptographic
 // hash, and two inputs can be made to share a hashed name on purpose. The
 // file store therefore never trusts a hashed name alone: a directory with a
-// hashed name holds its original name in a file (see checkDirName), and a
-// record holds its key, which Put and Open compare (see File.hashed). A
-// collision is an error matching ErrNameCollision, never two names sharing
-// one path. FNV instead of SHA-256 keeps crypto/sha256, and the FIPS
-// machinery its package initialisation brings, out of every program that
-// imports this package (about 160 KB of a stripped binary).
+// hashed name holds its original name in a file (see checkDirName); keys
+// live whole inside the log and are never file names. A collision is an
+// error matching ErrNameCollision, never two names sharing one path. FNV
+// instead of SHA-256 keeps crypto/sha256, and the FIPS machinery its package
+// initialisation brings, out of programs built without TLS (the linnet_notls
+// tag; otherwise transport, which this package imports for Redact, brings
+// crypto/tls anyway).
 
 // maxNameLen bounds one escaped component, leaving room for the suffixes of
-// record files within the usual 255-byte limit.
+// the earlier layout's record files (and quarantined copies) within the
+// usual 255-byte limit.
 const maxNameLen = 120
 
 const (

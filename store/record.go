@@ -5,7 +5,10 @@ import (
 	"hash/crc32"
 )
 
-// Record file format, version 1. All integers are big-endian.
+// Legacy record file format, version 1: the layout before the log, one file
+// per record. The store no longer writes it; Open reads it only to migrate a
+// store directory written by an earlier version into a log (see
+// migrateRecords). All integers are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "LNTR"
@@ -28,8 +31,6 @@ const (
 	recordSuffix     = ".rec"
 	tempSuffix       = ".tmp"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // appendRecordHeader appends the header and key of a record holding data.
 func appendRecordHeader(b []byte, key string, seq uint64, data []byte) []byte {

@@ -23,6 +23,22 @@ type Persistence interface {
 	Close() error // idempotent; releases the lock
 }
 
+// Syncer is implemented by stores whose changes reach stable storage at a
+// sync, not at Put. File implements it; Memory, which keeps nothing across
+// a crash, does not.
+//
+// Put and Remove of such a store hand the change to the operating system
+// before they return (write(2) done), so it survives the death of the
+// process (the process-crash level); Sync extends that to a power loss or a
+// crash of the operating system (the power-loss level).
+type Syncer interface {
+	// Sync returns once every Put and Remove that returned before Sync was
+	// called is on stable storage (or the store's sync is off). Concurrent
+	// callers share fsyncs: a caller that arrives while a sync runs waits
+	// for the next one, which covers all of them (group commit).
+	Sync() error
+}
+
 // Limits on keys and values. They are the same for every store in this
 // package, so a key or value the memory store accepts is accepted by the file
 // store too.
@@ -66,7 +82,38 @@ var (
 	// escaped in full share one hashed file name (see the package
 	// documentation). See CollisionError.
 	ErrNameCollision = errors.New("store: hashed name collision")
+	// ErrMigration: Open could not bring a store directory written by an
+	// earlier version into the current shape. See MigrationError.
+	ErrMigration = errors.New("store: cannot migrate")
 )
+
+// MigrationError reports that Open found a store directory an earlier
+// version named after the server URI with its password, and could not
+// rename it to the name without it: most often because both exist. It
+// matches ErrMigration, and ErrLocked when another process holds the old
+// directory. Neither its text nor its fields name the old directory, whose
+// name holds the password; it is in the parent of Dir.
+type MigrationError struct {
+	Dir    string // the store directory Open wanted, named after the redacted URI
+	Reason string // what went wrong
+	Err    error  // the cause without the old directory's path (an errno, ErrLocked), or nil
+}
+
+func (e *MigrationError) Error() string {
+	s := "store: cannot migrate into " + e.Dir + ": " + e.Reason
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns ErrMigration and, if set, Err.
+func (e *MigrationError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrMigration, e.Err}
+	}
+	return []error{ErrMigration}
+}
 
 // KeyError reports a key that a store rejects. It matches ErrInvalidKey.
 type KeyError struct {

@@ -20,5 +20,16 @@ func TestFile(t *testing.T) {
 			return store.NewFile(store.FileOptions{Dir: dir})
 		},
 		Persistent: true,
+		Crash:      func(s store.Persistence) { s.(*store.File).CrashClose() },
+	})
+}
+
+func TestFileNoSync(t *testing.T) {
+	storetest.Run(t, storetest.Config{
+		New: func(_ *testing.T, dir string) store.Persistence {
+			return store.NewFile(store.FileOptions{Dir: dir, NoSync: true})
+		},
+		Persistent: true,
+		Crash:      func(s store.Persistence) { s.(*store.File).CrashClose() },
 	})
 }

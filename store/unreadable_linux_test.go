@@ -48,7 +48,7 @@ func unreadableAsNobody(t *testing.T) {
 	copyFile(t, self, bin, 0o755)
 
 	base := filepath.Join(root, "base")
-	dir := threeRecords(t, base)
+	dir := threeLegacyRecords(t, base)
 	require.NoError(t, filepath.WalkDir(base, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@
 //				return newMyStore(dir)
 //			},
 //			Persistent: true, // records survive Close and a new store over dir
+//			Crash: func(s store.Persistence) { s.(*myStore).abandon() }, // optional
 //		})
 //	}
 //
@@ -21,7 +22,13 @@
 // others the store starts empty); isolation of client ids and server URIs;
 // every method before Open and after Close (ErrClosed); Close idempotent; a
 // second Open (ErrAlreadyOpen); hostile keys rejected with a *store.KeyError;
-// awkward but valid keys kept apart; a 1 MiB value; and concurrent use.
+// awkward but valid keys kept apart; a 1 MiB value; concurrent use; for a
+// store that implements store.Syncer, Sync before Open and after Close
+// (ErrClosed), after Put and Remove, and from many goroutines at once; the
+// insertion order across several Close and Open; and, when Config.Crash is
+// set, a crash: every Put that returned is back with its value and place,
+// and a removed record may come back only with its last value and in its
+// old place.
 //
 // # Concurrency
 //
