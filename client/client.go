@@ -62,7 +62,7 @@ type Client struct {
 	// PublishAsync waits for it too, and the state owner runs it before it
 	// sends what needs records of its own (see comms.pump).
 	durable bool
-	syncer  syncer
+	syncer  store.Syncer
 	puts    *countingStore // the store as the session sees it: counts Puts
 	// staging is read-locked by PublishAsync while it stages a message and
 	// hands it over; Close write-locks it before it closes the store, so a
@@ -112,7 +112,7 @@ func New(opts Options) (*Client, error) {
 	}
 	_, volatile := st.(*store.Memory)
 	c.durable = !volatile
-	c.syncer, _ = st.(syncer)
+	c.syncer, _ = st.(store.Syncer)
 	c.puts = &countingStore{Persistence: st}
 	sess, err := session.New(session.Options{
 		Store:       c.puts,

@@ -12,10 +12,6 @@ import (
 // the state owner makes the records a packet depends on durable before it
 // sends the packet (comms.pump), without waiting for the disk itself.
 
-// syncer is store.Syncer: a store whose changes reach stable storage at
-// Sync rather than at Put.
-type syncer interface{ Sync() error }
-
 // countingStore is the store as the session sees it: it counts Puts, so
 // that the state owner knows when records were written since its last
 // sync. Removes need no sync (a removed record that comes back after a
