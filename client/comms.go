@@ -277,7 +277,7 @@ func (m *comms) woken(deadline *time.Time) (done bool, err error) {
 	}
 	if m.fired.Swap(false) {
 		*deadline = time.Time{} // armed again for the next one
-		if at := m.releaseAt(); !at.IsZero() && !now.Before(at) && len(m.events) == 0 {
+		if at := m.releaseAt(); !at.IsZero() && !now.Before(at) {
 			m.release(now)
 		}
 		// The timer also goes off for a held write (serve flushes it);
@@ -368,7 +368,9 @@ func (m *comms) release(now time.Time) {
 		cn.w = packet.NewWriter(cn.conn)
 	}
 	cn.rcv.dropSpares()
-	m.events = nil
+	if len(m.events) == 0 {
+		m.events = nil
+	}
 }
 
 // stalled reports whether the state owner holds back packets the receiver
