@@ -8,7 +8,6 @@ require (
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/net v0.47.0
-	golang.org/x/sync v0.18.0
 )
 
 require (
