@@ -130,7 +130,12 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.Password, "password", "", "a fixed `password` instead of the MD5 scheme")
 	hb := fs.Duration("heartbeat", dms.DefaultHeartbeatInterval, "heartbeat interval")
 	join := fs.Duration("join-wait", dms.DefaultJoinNetworkWait, "how long to wait for the join-network message")
-	ka := fs.Duration("keepalive", dms.DefaultKeepAlive, "MQTT keep-alive of both connections")
+	ka := new(time.Duration)
+	*ka = dms.DefaultKeepAlive
+	// -k as in pub and sub: seconds (60) or a duration (60s); -keepalive
+	// is the same flag under its older name.
+	fs.Var(secondsFlag{ka}, "k", "MQTT keep-alive of both connections, in `seconds` (or a duration: 90s)")
+	fs.Var(secondsFlag{ka}, "keepalive", "the same as -k")
 	ct := fs.Duration("connect-timeout", dms.DefaultConnectTimeout, "how long one connect may take")
 	st := fs.Duration("subscribe-timeout", dms.DefaultSubscribeTimeout, "how long to wait for a SUBACK")
 	fs.BoolVar(&f.AllowInsecureDMS, "allow-insecure-dms", false, "follow a join-network message to a DMS server without TLS after a TLS redirect server")
@@ -161,7 +166,7 @@ func runDMS(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if set["join-wait"] || f.JoinNetworkWait == 0 {
 		f.JoinNetworkWait = jsonDuration(*join)
 	}
-	if set["keepalive"] || f.KeepAlive == 0 {
+	if set["k"] || set["keepalive"] || f.KeepAlive == 0 {
 		f.KeepAlive = jsonDuration(*ka)
 	}
 	if set["connect-timeout"] || f.ConnectTimeout == 0 {

@@ -175,10 +175,11 @@ func TestDMSAndProbeBadArguments(t *testing.T) {
 func TestDMSStopUnacknowledged(t *testing.T) {
 	fb := fakebroker.New(t)
 	uri := fb.ListenTCP(t)
-	agent := startLinnet(t, "dms", "-id", "dev-q", "-redirect", uri, "-heartbeat", "1h")
+	// -k in seconds, as in pub and sub.
+	agent := startLinnet(t, "dms", "-id", "dev-q", "-redirect", uri, "-heartbeat", "1h", "-k", "45")
 	handshake := func() *fakebroker.Conn {
 		c := fb.Accept(t)
-		c.WantType(t, packet.TypeConnect)
+		require.Equal(t, uint16(45), c.WantType(t, packet.TypeConnect).(*packet.Connect).KeepAlive)
 		c.WritePacket(t, &packet.Connack{})
 		sub := c.WantType(t, packet.TypeSubscribe).(*packet.Subscribe)
 		codes := make([]packet.SubackCode, len(sub.Subscriptions))
