@@ -208,17 +208,29 @@ func (m *comms) handshakeErr(ctx context.Context, server string, err error, doin
 	if m.quitting() {
 		return ErrClosed
 	}
-	if ctx.Err() != nil {
-		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(context.Cause(ctx), err)}
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	var why error
+	switch {
+	case ctx.Err() != nil:
+		why = context.Cause(ctx)
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		// The connect deadline on the connection fired just before the
 		// context's timer: the same timeout.
-		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(context.DeadlineExceeded, err)}
+		why = context.DeadlineExceeded
+	case endedEarly(err):
+		why = ErrNoCONNACK
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
-		return &HandshakeError{Server: server, Doing: doing, Err: errors.Join(ErrNoCONNACK, err)}
+	if why != nil {
+		err = errors.Join(why, err)
 	}
 	return &HandshakeError{Server: server, Doing: doing, Err: err}
+}
+
+// endedEarly reports whether err says the server closed the connection.
+func endedEarly(err error) bool {
+	for _, target := range [...]error{io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.EPIPE, io.ErrClosedPipe} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }

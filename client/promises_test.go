@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,6 +23,42 @@ import (
 // Tests of the promises issue 13 found broken from outside, one per
 // finding.
 
+// record collects what callbacks see, for the test goroutine to read.
+type record[T any] struct {
+	mu sync.Mutex
+	v  []T
+}
+
+func (r *record[T]) add(x ...T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.v = append(r.v, x...)
+}
+
+func (r *record[T]) get() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.v)
+}
+
+// lockedBuffer is a bytes.Buffer that a logger and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestBackoffAfterUnprovenConnection checks that a server that accepts the
 // CONNECT and drops the client at once (a client-id takeover, an ACL or
 // quota error) is not redialled in a tight loop: a connection that ends
@@ -30,11 +68,11 @@ import (
 func TestBackoffAfterUnprovenConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fb := fakebroker.New(t)
-		var attempts []int
+		var attempts record[int]
 		c := fakeClient(t, fb, func(o *Options) {
 			o.AutoReconnect = true
 			o.Backoff = Backoff{Min: time.Second, Max: 4 * time.Second, Rand: func() float64 { return 0 }}
-			o.OnReconnecting = func(n int, _ time.Duration) { attempts = append(attempts, n) }
+			o.OnReconnecting = func(n int, _ time.Duration) { attempts.add(n) }
 		})
 		sc, _ := connectFake(t, c, fb, &packet.Connack{})
 		start := time.Now()
@@ -49,7 +87,8 @@ func TestBackoffAfterUnprovenConnection(t *testing.T) {
 		}
 		// Waits of 1, 2, 4 and 4 s (Max) before the attempts.
 		require.Equal(t, []time.Duration{time.Second, 3 * time.Second, 7 * time.Second, 11 * time.Second}, at)
-		require.Equal(t, []int{1, 2, 3, 4}, attempts)
+		synctest.Wait() // waiting the fifth back-off
+		require.Equal(t, []int{1, 2, 3, 4, 5}, attempts.get())
 
 		// A connection that proves itself: the server talks and the
 		// connection lasts Backoff.Min. The reconnect after it is at once.
@@ -66,7 +105,7 @@ func TestBackoffAfterUnprovenConnection(t *testing.T) {
 		sc.WantType(t, packet.TypeConnect)
 		sc.WritePacket(t, &packet.Connack{})
 		synctest.Wait()
-		require.Equal(t, []int{1, 2, 3, 4, 5}, attempts, "the proven connection's reconnect had no back-off")
+		require.Equal(t, []int{1, 2, 3, 4, 5}, attempts.get(), "the proven connection's reconnect had no back-off")
 		require.NoError(t, c.Close())
 	})
 }
@@ -102,8 +141,8 @@ func TestSecretsStayHidden(t *testing.T) {
 	const secret = "s3cr3t-pw"
 	synctest.Test(t, func(t *testing.T) {
 		fb := fakebroker.New(t)
-		var logs bytes.Buffer
-		var seen []string // everything the application could print
+		var logs lockedBuffer
+		var seen record[string] // everything the application could print
 		server := "tcp://alice:" + secret + "@fakebroker.invalid:1883"
 		c, err := New(Options{
 			Servers:       []string{server},
@@ -113,9 +152,9 @@ func TestSecretsStayHidden(t *testing.T) {
 			AutoReconnect: true,
 			Backoff:       Backoff{Min: time.Second, Rand: func() float64 { return 0 }},
 			Logger:        slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			OnConnect:     func(i ConnectInfo) { seen = append(seen, i.Server, fmt.Sprintf("%+v", i)) },
+			OnConnect:     func(i ConnectInfo) { seen.add(i.Server, fmt.Sprintf("%+v", i)) },
 			OnConnectionLost: func(err error) {
-				seen = append(seen, err.Error(), fmt.Sprintf("%+v", err))
+				seen.add(err.Error(), fmt.Sprintf("%+v", err))
 			},
 		})
 		require.NoError(t, err)
@@ -132,7 +171,7 @@ func TestSecretsStayHidden(t *testing.T) {
 		err = <-errc
 		var ce *ConnectError
 		require.ErrorAs(t, err, &ce)
-		seen = append(seen, err.Error(), ce.Server)
+		seen.add(err.Error(), ce.Server)
 
 		// No CONNACK at all.
 		go func() { errc <- c.Connect(context.Background()) }()
@@ -142,11 +181,11 @@ func TestSecretsStayHidden(t *testing.T) {
 		err = <-errc
 		var he *HandshakeError
 		require.ErrorAs(t, err, &he)
-		seen = append(seen, err.Error(), he.Server)
+		seen.add(err.Error(), he.Server)
 
 		// Connected, then lost.
 		sc, _ = connectFake(t, c, fb, &packet.Connack{})
-		seen = append(seen, c.String(), fmt.Sprintf("%v|%+v|%#v", c, c, c), c.Options().String(),
+		seen.add(c.String(), fmt.Sprintf("%v|%+v|%#v", c, c, c), c.Options().String(),
 			fmt.Sprintf("%+v", c.Options()), strings.Join(c.Options().Servers, " "))
 		sc.Close()
 		sc = fb.Accept(t)
@@ -155,8 +194,8 @@ func TestSecretsStayHidden(t *testing.T) {
 		synctest.Wait()
 		require.NoError(t, c.Close())
 
-		seen = append(seen, logs.String())
-		all := strings.Join(seen, "\n")
+		seen.add(logs.String())
+		all := strings.Join(seen.get(), "\n")
 		require.NotContains(t, all, secret)
 		require.Contains(t, all, "tcp://alice:xxxxx@fakebroker.invalid:1883", "the redacted URI is shown")
 		require.Contains(t, logs.String(), "connection lost")
@@ -311,13 +350,13 @@ func TestLossSeenWhileHandlerBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fb := fakebroker.New(t)
 		release := make(chan struct{})
-		var order []string
+		var order record[string]
 		c := fakeClient(t, fb, func(o *Options) {
 			o.DefaultHandler = func(m *Message) {
-				order = append(order, "handler")
+				order.add("handler")
 				<-release
 			}
-			o.OnConnectionLost = func(error) { order = append(order, "lost") }
+			o.OnConnectionLost = func(error) { order.add("lost") }
 		})
 		sc, _ := connectFake(t, c, fb, &packet.Connack{})
 		sc.WritePacket(t, &packet.Publish{Topic: "t", Payload: []byte("x")})
@@ -325,9 +364,9 @@ func TestLossSeenWhileHandlerBlocks(t *testing.T) {
 		sc.Close()
 		synctest.Wait()
 		require.False(t, c.IsConnected(), "the loss is not visible while a handler blocks")
-		require.Equal(t, []string{"handler"}, order, "OnConnectionLost ran before the handler returned")
+		require.Equal(t, []string{"handler"}, order.get(), "OnConnectionLost ran before the handler returned")
 		close(release)
 		synctest.Wait()
-		require.Equal(t, []string{"handler", "lost"}, order)
+		require.Equal(t, []string{"handler", "lost"}, order.get())
 	})
 }
