@@ -48,32 +48,53 @@
 //
 // # Concurrency
 //
-// Every method of Client is safe for concurrent use. A connected client
-// runs three goroutines: the reader of the connection, the loop that owns
-// the protocol state and writes to the network (batching writes), and the
-// dispatcher that calls handlers and callbacks one at a time, in order.
-// The dispatcher's goroutine exists only while calls are queued: it starts
-// when a message or callback arrives and ends when its queue is empty, so
-// an idle connected client runs two goroutines.
-// Handlers never run on the reader or the loop, so a slow handler cannot
-// delay keep-alive or acks: it fills the dispatcher's bounded queue
+// Every method of Client is safe for concurrent use. The client's jobs have
+// Paho's names, one file and type each: the state owner (comms.go, Paho's
+// ClientComms) is one goroutine that Connect starts and that lives until
+// the client stops connecting; it makes every connection and reconnect,
+// owns the protocol state (package session) and writes to the network,
+// batching writes (conn.go, CommsSender). The receiver (receiver.go,
+// CommsReceiver) reads the connection; the dispatcher (dispatch.go,
+// CommsCallback) calls handlers and callbacks one at a time, in order; the
+// tokens ride through the session as its tags (token.go, CommsTokenStore).
+// So a connected client runs three goroutines: the receiver, the state
+// owner and the dispatcher. The dispatcher's goroutine exists only while
+// calls are queued: it starts when a message or callback arrives and ends
+// when its queue is empty, so an idle connected client runs two
+// goroutines, and a second after its last activity it lets go of the
+// memory it kept for reuse.
+// Handlers never run on the receiver or the state owner, so a slow handler
+// cannot delay keep-alive or acks: it fills the dispatcher's bounded queue
 // (Options.MessageQueue), and then the client stops reading from the
 // server, which pushes back through TCP. While stalled that way, the
-// client keeps sending PINGREQs and does not count the unread server's
-// silence against it.
+// client keeps sending a PINGREQ every keep-alive period and does not count
+// the unread server's silence against it.
 //
-// When the client stops connecting (a failed Connect, a loss without
-// AutoReconnect) the loop and the reader end at once and the dispatcher
-// after running what is queued (OnConnectionLost, say): an idle,
-// disconnected client runs no goroutine.
+// When the client stops connecting (Disconnect, a failed Connect, a loss
+// without AutoReconnect) the state owner and the receiver end at once and
+// the dispatcher after running what is queued (OnConnectionLost, say): an
+// idle, disconnected client runs no goroutine. Connect may be called again
+// after Disconnect; Close is final.
+//
+// PublishAsync of a QoS 1 or 2 message with a store that outlives the
+// process (anything but store.Memory) writes the message to the store on
+// the caller's goroutine before it returns, and waits for the store's sync
+// when the store syncs (store.Syncer), sharing it with concurrent
+// publishers; the state owner then takes the record over. The state owner
+// itself never waits for the disk: before it sends a packet whose record
+// it has just written, it syncs on a goroutine of its own and goes on
+// reading meanwhile.
 //
 // Acks of inbound QoS 1 and 2 messages are sent when the handler returns
 // (or at Message.Ack with ManualAcks), always in arrival order. The
-// dispatcher hands the acks of a burst of messages to the loop together:
-// when its queue empties, every 32 messages, and at the latest 1 ms after
-// a handler returned while later handlers still run. Close and
+// dispatcher hands the acks of a burst of messages to the state owner
+// together: when its queue empties, every 32 messages, and at the latest
+// 1 ms after a handler returned while later handlers still run. Close and
 // Disconnect may be called from a handler; they do not wait for the
 // dispatcher, which ends after the call it is running.
+//
+// The client never waits on purpose before it reads or writes unless
+// Options.Pacing asks it to (ThroughputPacing, for bulk transfer).
 //
 // Nothing is shared between clients: no package-level state.
 //
@@ -94,14 +115,16 @@
 //     second CONNACK, an ack for an unknown packet id) [MQTT-4.8.0-1], or a
 //     *session.TimeoutError for keep-alive, which is a net.Error with
 //     Timeout() true.
-//   - ErrNotConnected, ErrOfflineBufferFull, ErrClosed.
+//   - ErrNotConnected, ErrOfflineBufferFull, ErrOfflineMessageDropped
+//     (OfflineBufferDropOldest), ErrClosed; a store error, wrapped, when
+//     PublishAsync cannot write or sync the message.
 //
 // # Small binaries
 //
 // Build tags leave parts out for constrained devices: linnet_notls (no
 // TLS), linnet_nows (no WebSocket) and linnet_noslog (no log/slog: Logger
 // is then a type that discards everything, Options.Logger must stay nil and
-// Options has no LogValue method). A program that connects over TCP,
+// Options and Client have no LogValue method). A program that connects over TCP,
 // publishes and disconnects (testdata/minimal) is measured with all three
 // by TestMinimalBinarySize; see the repository's README.
 //
@@ -110,8 +133,9 @@
 //   - MQTT 3.1.1 and 3.1 only; no MQTT 5 properties.
 //   - Subscriptions are remembered in memory only: a new process re-subscribes
 //     itself (a persistent session on the server keeps them anyway).
-//   - The offline buffer is in memory unless PersistOfflineBuffer is set;
-//     in-flight messages are always in the store.
+//   - The QoS 0 messages of the offline buffer are in memory unless
+//     PersistOfflineBuffer is set; QoS 1 and 2 messages, buffered, waiting
+//     or in flight, are always in the store.
 //   - Disconnect waits for outbound messages in flight, not for inbound
 //     messages still queued for handlers (their acks are not sent; the
 //     server delivers them again to a persistent session).

@@ -25,7 +25,7 @@ import (
 // that uses the file store with a persistent session, kill it with SIGKILL
 // mid-stream, and run a second child on the same store to resume.
 const (
-	killEnvRole     = "LINNET_KILL_CHILD" // "publish", "resume", "receive", "resume-receive" or "stage"
+	killEnvRole     = "LINNET_KILL_CHILD" // "publish", "resume", "receive", "resume-receive", "stage" or "stream"
 	killEnvBroker   = "LINNET_KILL_BROKER"
 	killEnvDir      = "LINNET_KILL_DIR"
 	killEnvInFlight = "LINNET_KILL_INFLIGHT"
@@ -404,6 +404,10 @@ func TestKillChild(t *testing.T) {
 		require.NoError(t, c.Disconnect(ctx))
 		return
 	}
+	if role == "stream" {
+		streamChild(t, c)
+		return
+	}
 	if role == "stage" {
 		// Issue 13, defect 1: say each message as PublishAsync returns;
 		// the broker never acknowledges anything.
@@ -414,6 +418,10 @@ func TestKillChild(t *testing.T) {
 		}
 		say("returned all")
 		select {} // wait for the kill
+	}
+	if role == "stream" {
+		streamChild(t, c)
+		return
 	}
 	if role == "stage" {
 		// Issue 13, defect 1: say each message as PublishAsync returns;
