@@ -43,8 +43,6 @@ type comms struct {
 
 	cur       *inBatch // the batch being handed to the session, nil if none
 	curPos    int      // its next packet
-	writeErr  error    // the error of the flush whose QoS 0 completions are drained
-	violation error    // a protocol violation found while draining events
 }
 
 // run is the state owner's goroutine. It makes the first connection within
@@ -126,7 +124,7 @@ func (m *comms) exit() {
 	for _, r := range reqs {
 		m.offline(r, time.Now())
 	}
-	m.drainEvents() // a message a full offline buffer dropped
+	_ = m.drainEvents(nil) // a message a full offline buffer dropped
 	if m.disc != nil {
 		close(m.disc.done)
 		m.disc = nil
@@ -181,7 +179,7 @@ func (m *comms) ended(err error) {
 			tok.complete(err)         // the completion to come, if any, finds it done
 		}
 	}
-	m.drainEvents()
+	_ = m.drainEvents(nil) // the connection is gone: a violation changes nothing
 }
 
 // serve runs the connected state until the connection ends. It returns nil
@@ -411,19 +409,16 @@ func (m *comms) receive(p packet.Packet) error {
 		}
 		return err // a store error: the connection goes, the server re-sends
 	}
-	m.drainEvents()
-	if err := m.violation; err != nil {
-		m.violation = nil
-		return err
-	}
-	return nil
+	return m.drainEvents(nil)
 }
 
 // pump drains the session's events and writes what it has to send, or,
 // with a pacing policy, holds it for a moment when a stream is in flight
 // (see holdWrite).
 func (m *comms) pump(now time.Time) error {
-	m.drainEvents()
+	if err := m.drainEvents(nil); err != nil {
+		return err
+	}
 	if m.needSync() {
 		return nil // the packets wait in the session for their records' sync
 	}
@@ -466,9 +461,9 @@ func (m *comms) pump(now time.Time) error {
 	// QoS 0 publishes complete when they are written: their completions
 	// are taken after the flush, failed with its error if it failed.
 	err := cn.flush(now)
-	m.writeErr = err
-	m.drainEvents()
-	m.writeErr = nil
+	if v := m.drainEvents(err); err == nil {
+		err = v
+	}
 	return err
 }
 

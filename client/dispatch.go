@@ -302,18 +302,23 @@ func (d *dispatcher) call(ev event, hs []Handler) ([]Handler, session.AckID) {
 }
 
 // drainEvents turns session events into deliveries, completions and
-// callbacks.
-func (m *comms) drainEvents() {
+// callbacks. writeErr is the error of the flush whose QoS 0 publishes
+// complete now, if any. The error is the first protocol violation an event
+// showed: it ends the connection.
+func (m *comms) drainEvents(writeErr error) error {
+	var violation error
 	for {
 		ev, ok := m.own.sess.NextEvent()
 		if !ok {
-			return
+			return violation
 		}
 		switch ev.Kind {
 		case session.EventDelivery:
 			m.deliver(ev)
 		case session.EventCompletion:
-			m.complete(ev)
+			if err := m.complete(ev, writeErr); err != nil && violation == nil {
+				violation = err
+			}
 		}
 	}
 }

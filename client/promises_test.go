@@ -17,6 +17,7 @@ import (
 
 	"github.com/linnet-mqtt/linnet/internal/fakebroker"
 	"github.com/linnet-mqtt/linnet/packet"
+	"github.com/linnet-mqtt/linnet/session"
 	"github.com/linnet-mqtt/linnet/transport"
 )
 
@@ -368,5 +369,74 @@ func TestLossSeenWhileHandlerBlocks(t *testing.T) {
 		close(release)
 		synctest.Wait()
 		require.Equal(t, []string{"handler", "lost"}, order.get())
+	})
+}
+
+// TestKeepAliveWhileHandlerBlocks checks [MQTT-3.1.2-23] with the numbers
+// of issue 13's third finding: KeepAlive 5 s and the default PingTimeout of
+// 10 s, a handler that blocks, a full dispatcher, a server that answers
+// nothing. A PINGREQ still goes out at least every 5 s for a minute (the
+// old client sent one every 10 s, and mosquitto dropped it), and the
+// connection stays up: the unread packets show the server is alive.
+func TestKeepAliveWhileHandlerBlocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := fakebroker.New(t)
+		release := make(chan struct{})
+		c := fakeClient(t, fb, func(o *Options) {
+			o.KeepAlive = 5 * time.Second
+			o.MessageQueue = 1
+			o.DefaultHandler = func(m *Message) {
+				if string(m.Payload) == "block" {
+					<-release
+				}
+			}
+		})
+		require.Equal(t, DefaultPingTimeout, c.Options().PingTimeout)
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		sc.Timeout = time.Minute
+		sc.WritePacket(t, &packet.Publish{QoS: 1, PacketID: 1, Topic: "t", Payload: []byte("block")})
+		for id := uint16(2); id <= 5; id++ {
+			sc.WritePacket(t, &packet.Publish{QoS: 1, PacketID: id, Topic: "t"})
+		}
+		last := time.Now()
+		for start := time.Now(); time.Since(start) < time.Minute; {
+			sc.WantPacket(t, &packet.Pingreq{})
+			require.LessOrEqual(t, time.Since(last), 5*time.Second, "keep-alive lapsed")
+			last = time.Now()
+		}
+		require.True(t, c.IsConnected())
+		close(release)
+		require.NoError(t, c.Close())
+	})
+}
+
+// TestPingSenderKeepsPinging checks issue 13's fourth finding: with a
+// PingSender, KeepAlive 2 s and a PingTimeout (10 s) longer than it, and a
+// server that answers every PINGREQ, a PINGREQ goes out every 2 s. The old
+// session did not reschedule the sender after the PINGRESP, so the next
+// PINGREQ waited the ping timeout (TestPingSenderOption, with KeepAlive =
+// PingTimeout, could not show it).
+func TestPingSenderKeepsPinging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := session.NewTimerPingSender()
+		defer ps.Stop()
+		fb := fakebroker.New(t)
+		c := fakeClient(t, fb, func(o *Options) {
+			o.KeepAlive = 2 * time.Second
+			o.PingTimeout = 10 * time.Second
+			o.PingSender = ps
+		})
+		sc, _ := connectFake(t, c, fb, &packet.Connack{})
+		sc.Timeout = time.Minute
+		last, n := time.Now(), 0
+		for start := time.Now(); time.Since(start) < 30*time.Second; n++ {
+			sc.WantPacket(t, &packet.Pingreq{})
+			require.LessOrEqual(t, time.Since(last), 2*time.Second, "the PingSender stopped pinging")
+			last = time.Now()
+			sc.WritePacket(t, &packet.Pingresp{})
+		}
+		require.GreaterOrEqual(t, n, 15)
+		require.True(t, c.IsConnected())
+		require.NoError(t, c.Close())
 	})
 }

@@ -146,19 +146,21 @@ func publishErr(err error) error {
 }
 
 // complete acts on a completion event: it completes the token or answers
-// the subscribe or unsubscribe the event's tag names.
-func (m *comms) complete(ev session.Event) {
+// the subscribe or unsubscribe the event's tag names. writeErr fails the
+// QoS 0 publishes that completed with the flush it broke. The error is a
+// protocol violation the event showed.
+func (m *comms) complete(ev session.Event, writeErr error) error {
 	switch op := ev.Tag.(type) {
 	case *Token:
 		err := publishErr(ev.Err)
-		if err == nil && op.qos == packet.QoS0 && m.writeErr != nil { // set by pump: connected
-			err = &ConnectionLostError{Server: m.cn.server, Err: m.writeErr}
+		if err == nil && op.qos == packet.QoS0 && writeErr != nil { // from pump: connected
+			err = &ConnectionLostError{Server: m.cn.server, Err: writeErr}
 		}
 		if err != nil && errors.Is(err, session.ErrSessionCleared) { // at CONNACK: connected
 			err = &ConnectionLostError{Server: m.cn.server, Err: err}
 		}
 		if isDone(op) { // failed already, at a clean session's loss
-			return
+			return nil
 		}
 		op.complete(err)
 		if f := m.c.opts.OnDeliveryComplete; f != nil && err == nil {
@@ -168,16 +170,20 @@ func (m *comms) complete(ev session.Event) {
 	case *ctlOp:
 		if op.unsub {
 			m.unsubscribed(op, ev)
-		} else {
-			m.subscribed(op, ev)
+			return nil
 		}
+		return m.subscribed(op, ev)
 	}
+	return nil
 }
 
 // subscribed completes a subscribe: the SUBACK's codes, the routes of the
 // refused filters removed, the subscriptions remembered for a re-subscribe.
-func (m *comms) subscribed(op *ctlOp, ev session.Event) {
+// The error is a SUBACK that does not match the SUBSCRIBE: it ends the
+// connection [MQTT-4.8.0-1].
+func (m *comms) subscribed(op *ctlOp, ev session.Event) error {
 	res := opResult{err: ev.Err}
+	var violation error
 	if sa, ok := ev.Reply.(*packet.Suback); ok && ev.Err == nil {
 		res.codes = append([]packet.SubackCode(nil), sa.ReturnCodes...)
 		for i, s := range op.subs {
@@ -191,12 +197,12 @@ func (m *comms) subscribed(op *ctlOp, ev session.Event) {
 			m.rememberSub(s)
 		}
 	} else if ev.Err != nil && errors.Is(ev.Err, session.ErrSubackCount) {
-		res.err = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
-		m.violation = res.err // ends the connection [MQTT-4.8.0-1]
+		violation = &ViolationError{Packet: packet.TypeSuback, Reason: "return codes do not match the filters"}
+		res.err = violation
 	}
 	if op.reply != nil {
 		op.reply <- res
-		return
+		return violation
 	}
 	if ev.Err == nil {
 		for i, code := range res.codes {
@@ -205,6 +211,7 @@ func (m *comms) subscribed(op *ctlOp, ev session.Event) {
 			}
 		}
 	}
+	return violation
 }
 
 // unsubscribed completes an unsubscribe: its routes and remembered
