@@ -41,8 +41,8 @@ type comms struct {
 
 	released time.Time // when release last ran
 
-	cur       *inBatch // the batch being handed to the session, nil if none
-	curPos    int      // its next packet
+	cur    *inBatch // the batch being handed to the session, nil if none
+	curPos int      // its next packet
 }
 
 // run is the state owner's goroutine. It makes the first connection within
