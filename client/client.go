@@ -38,17 +38,19 @@ type Client struct {
 	disp   *dispatcher
 
 	// mu guards the fields below it.
-	mu       sync.Mutex
-	running  bool               // a loop goroutine exists
-	closed   bool               // Close or Disconnect was called; final
-	online   bool               // the loop has a connection past CONNACK
-	reqs     []request          // requests for the loop, in order
-	wake     chan struct{}      // capacity 1: reqs, a reader batch, the timer or Close
-	quit     chan struct{}      // closed by Close: the loop must end now
-	loopDone chan struct{}      // closed when the loop goroutine ends
-	cancel   context.CancelFunc // aborts the connect attempt under way, if any
-	netConn  net.Conn           // the connection of the loop, for Close
-	version  Version            // the version that worked last (auto mode)
+	mu      sync.Mutex
+	running bool // a loop goroutine exists
+	closed  bool // Close was called; final
+	// disconnecting is set while a Disconnect runs: new work is refused.
+	disconnecting bool
+	online        bool               // the loop has a connection past CONNACK
+	reqs          []request          // requests for the loop, in order
+	wake          chan struct{}      // capacity 1: reqs, a reader batch, the timer or Close
+	quit          chan struct{}      // closed by Close: the loop must end now
+	loopDone      chan struct{}      // closed when the loop goroutine ends
+	cancel        context.CancelFunc // aborts the connect attempt under way, if any
+	netConn       net.Conn           // the connection of the loop, for Close
+	version       Version            // the version that worked last (auto mode)
 
 	// restored are the tokens of the messages New restored from the
 	// store; set by New, read-only after.
@@ -343,7 +345,7 @@ func (c *Client) control(ctx context.Context, r request) (opResult, error) {
 	case c.closed:
 		c.mu.Unlock()
 		return opResult{}, ErrClosed
-	case !c.online:
+	case !c.online || c.disconnecting:
 		c.mu.Unlock()
 		return opResult{}, ErrNotConnected
 	}

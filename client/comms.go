@@ -25,7 +25,8 @@ type comms struct {
 	quit chan struct{}
 	disp *dispatcher
 
-	cn *connection // while connected
+	cn     *connection // while connected
+	server string      // the server of the last connection, password redacted
 
 	timer     *time.Timer // an AfterFunc: sets fired and wakes the state owner
 	fired     atomic.Bool // the timer went off since the state owner last looked
@@ -40,6 +41,7 @@ type comms struct {
 	synced  uint64          // the Puts counted up to here are durable
 
 	released time.Time // when release last ran
+	exiting  bool      // exit runs: emit only holds events back
 
 	cur    *inBatch // the batch being handed to the session, nil if none
 	curPos int      // its next packet
@@ -57,6 +59,7 @@ func (m *comms) run(ctx context.Context, first chan<- error) {
 	if err != nil {
 		return
 	}
+	m.failures = 0 // the retries of the first connect are over
 	for {
 		cn := m.cn
 		cause := m.serve()
@@ -70,7 +73,7 @@ func (m *comms) run(ctx context.Context, first chan<- error) {
 			return
 		}
 		m.reconnect = true
-		if cn.proven(time.Now(), m.c.opts.Backoff.Min) {
+		if cn.proven(time.Now(), m.c.opts.Backoff) {
 			m.failures = 0
 		} else {
 			m.failures++
@@ -113,9 +116,10 @@ func (m *comms) exit() {
 		m.timer.Stop()
 	}
 	c := m.c
+	m.exiting = true // emit holds events back: the dispatcher's lock is not taken inside mu
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.running, c.online, c.netConn = false, false, nil
+	c.running, c.online, c.netConn, c.disconnecting = false, false, nil, false
 	if c.cancel != nil {
 		c.cancel()
 	}
@@ -125,13 +129,10 @@ func (m *comms) exit() {
 		m.offline(r, time.Now())
 	}
 	_ = m.drainEvents(nil) // a message a full offline buffer dropped
-	if m.disc != nil {
-		close(m.disc.done)
-		m.disc = nil
-	}
-	// Events that found no room in the queue go after it; the dispatcher
-	// runs what is queued, then ends (a closing client drops it all). Its
-	// lock is never taken inside mu.
+	m.finishDisconnect()
+	// The events held back go after the queue; the dispatcher runs what is
+	// queued, then ends (a closing client drops it all). Its lock is never
+	// taken inside mu.
 	evs := m.events
 	m.events = nil
 	c.mu.Unlock()
@@ -196,9 +197,9 @@ func (m *comms) ended(err error) {
 func (m *comms) serve() error {
 	var deadline time.Time
 	for {
-		if m.cur == nil && len(m.events) == 0 {
-			// Else: back-pressure, the dispatcher is full; the receiver
-			// stops when its batches are all taken.
+		if m.cur == nil && len(m.events) == 0 && !m.syncing {
+			// Else: back-pressure, the dispatcher is full (the receiver
+			// stops when its batches are all taken), or a sync runs.
 			b, ended := m.cn.rcv.next()
 			if ended {
 				return m.cn.rcv.readErr()
@@ -234,7 +235,7 @@ func (m *comms) serve() error {
 		if len(m.events) > 0 {
 			room = m.disp.room
 		}
-		if room == nil && m.cur == nil && m.cn.rcv.hasNext() {
+		if room == nil && m.cur == nil && !m.syncing && m.cn.rcv.hasNext() {
 			// More came meanwhile: no blocking, but requests that came
 			// too go out in the same flush as its answers.
 			select {
@@ -257,6 +258,16 @@ func (m *comms) serve() error {
 			if err := m.syncDone(r); err != nil {
 				return err
 			}
+			// What the sync covered goes out before anything new is taken
+			// in (new records would need the next sync), then the requests
+			// that came meanwhile.
+			now := time.Now()
+			if err := m.pump(now); err != nil {
+				return err
+			}
+			if err := m.handleRequests(now); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -270,8 +281,10 @@ func (m *comms) woken(deadline *time.Time) (done bool, err error) {
 		return true, nil
 	}
 	now := time.Now()
-	if err := m.handleRequests(now); err != nil {
-		return true, err
+	if !m.syncing { // else they wait for the sync's end (see needSync)
+		if err := m.handleRequests(now); err != nil {
+			return true, err
+		}
 	}
 	if m.fired.Swap(false) {
 		*deadline = time.Time{} // armed again for the next one
@@ -298,7 +311,7 @@ func (m *comms) woken(deadline *time.Time) (done bool, err error) {
 // (the receiver reads no more), and the sign that the server is alive.
 func (m *comms) process() error {
 	b := m.cur
-	if b == nil {
+	if b == nil || m.syncing {
 		return nil
 	}
 	if m.curPos == 0 {
@@ -445,11 +458,19 @@ func (m *comms) pump(now time.Time) error {
 		}
 		if err := cn.w.Queue(p); err != nil {
 			// The session hands out only valid packets; a failure here is
-			// a bug, but it must not wedge the connection.
+			// a bug, but it must not wedge the connection. The QoS 0
+			// publishes handed out and not written fail with it.
+			_ = m.drainEvents(err)
 			return err
 		}
 		if cn.w.Buffered() >= flushBytes {
-			if err := cn.flush(now); err != nil {
+			// QoS 0 publishes complete as they are written: those of this
+			// flush with its outcome, before more are handed out.
+			err := cn.flush(now)
+			if v := m.drainEvents(err); err == nil && v != nil {
+				err = v
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -480,8 +501,19 @@ func (m *comms) sendDisconnect() error {
 	if err := m.cn.w.Queue(&packet.Disconnect{}); err == nil {
 		_ = m.cn.flush(now)
 	}
-	close(m.disc.done)
-	m.disc = nil
+	m.finishDisconnect()
 	m.closeConn()
 	return nil
+}
+
+// finishDisconnect tells the Disconnect under way, if any, that it is
+// handled.
+func (m *comms) finishDisconnect() {
+	if d := m.disc; d != nil {
+		if d.stop != nil {
+			d.stop()
+		}
+		close(d.done)
+		m.disc = nil
+	}
 }

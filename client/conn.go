@@ -37,12 +37,15 @@ type connection struct {
 }
 
 // proven reports whether the connection proved itself before it ended at
-// now: it lasted at least min and the server sent something after the
-// CONNACK. A server that accepts and then drops the client at once (a
-// client-id takeover, an authorisation or quota error after CONNACK) never
-// proves it, and the client backs off before it tries again.
-func (cn *connection) proven(now time.Time, min time.Duration) bool {
-	return cn.heard && now.Sub(cn.since) >= min
+// now: it lasted at least b.Min and the server sent something after the
+// CONNACK, or it lasted at least b.Max (a client that only sends QoS 0
+// without keep-alive hears nothing, however long it stays). A server that
+// accepts and then drops the client at once (a client-id takeover, an
+// authorisation or quota error after CONNACK) never proves it, and the
+// client backs off before it tries again.
+func (cn *connection) proven(now time.Time, b Backoff) bool {
+	lasted := now.Sub(cn.since)
+	return (cn.heard && lasted >= b.Min) || lasted >= b.Max
 }
 
 // flush writes what is queued, within the write timeout.

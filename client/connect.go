@@ -120,14 +120,14 @@ func (m *comms) wait(d time.Duration, ctxDone <-chan struct{}) bool {
 		case <-m.c.wake:
 			// A timer that went off for an earlier deadline, just as it
 			// was reset, is not this one.
-			if m.fired.Swap(false) && !time.Now().Before(until) {
-				return true
-			}
-			m.handleRequests(time.Now())
+			expired := m.fired.Swap(false) && !time.Now().Before(until)
+			_ = m.handleRequests(time.Now()) // no connection: no keep-alive to fail
 			if m.disc != nil {
-				close(m.disc.done)
-				m.disc = nil
+				m.finishDisconnect()
 				return false
+			}
+			if expired {
+				return true
 			}
 		case <-room:
 			m.pushEvents()
@@ -199,7 +199,7 @@ func (m *comms) attempt(ctx context.Context, server string, v Version) error {
 	if err != nil {
 		return err
 	}
-	m.cn = cn
+	m.cn, m.server = cn, cn.server
 	m.cur, m.curPos = nil, 0
 	m.established()
 	return nil
@@ -213,6 +213,7 @@ func (m *comms) established() {
 	if err := m.own.sess.OnConnack(now, cn.sessionPresent, !o.PersistentSession); err != nil {
 		m.c.log.Warn("mqtt: clearing the stored session", "err", err)
 	}
+	_ = m.drainEvents(nil) // what a clean session discarded fails now, with this server's name
 	m.c.mu.Lock()
 	m.c.online = true
 	m.c.mu.Unlock()

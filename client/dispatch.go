@@ -360,7 +360,7 @@ func newMessage(payload []byte) *Message {
 
 // emit queues an event for the dispatcher without ever blocking the loop.
 func (m *comms) emit(ev event) {
-	if len(m.events) == 0 && m.disp.push(ev) {
+	if len(m.events) == 0 && !m.exiting && m.disp.push(ev) {
 		return
 	}
 	m.events = append(m.events, ev)

@@ -207,7 +207,9 @@ type Options struct {
 	// It must be safe for concurrent use (the stores of package store
 	// are): PublishAsync writes to it on the caller's goroutine. A store
 	// that implements store.Syncer (Sync) is synced before PublishAsync
-	// returns and before the client sends a packet whose record it holds.
+	// returns a message it wrote (QoS 1 and 2; QoS 0 with
+	// PersistOfflineBuffer while disconnected) and before the client sends
+	// a packet whose record it holds.
 	Persistence store.Persistence
 
 	// AutoReconnect reconnects after a connection loss, waiting Backoff

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/linnet-mqtt/linnet/store"
@@ -12,10 +13,13 @@ import (
 // the state owner makes the records a packet depends on durable before it
 // sends the packet (comms.pump), without waiting for the disk itself.
 
-// countingStore is the store as the session sees it: it counts Puts, so
-// that the state owner knows when records were written since its last
-// sync. Removes need no sync (a removed record that comes back after a
-// power loss is sent again or recognised as a duplicate).
+// countingStore is the store as the session sees it: it counts the Puts a
+// packet depends on (s-, sc- and r- records), so that the state owner
+// knows when such records were written since its last sync. sb- records
+// (staged, buffered or waiting messages) hold back no packet: a publisher
+// that stages one syncs it itself. Removes need no sync (a removed record
+// that comes back after a power loss is sent again or recognised as a
+// duplicate).
 type countingStore struct {
 	store.Persistence
 	puts atomic.Uint64
@@ -23,7 +27,9 @@ type countingStore struct {
 
 func (s *countingStore) Put(key string, data []byte) error {
 	err := s.Persistence.Put(key, data)
-	s.puts.Add(1)
+	if !strings.HasPrefix(key, "sb-") {
+		s.puts.Add(1)
+	}
 	return err
 }
 
@@ -38,9 +44,11 @@ type syncResult struct {
 // state owner completed, so that packets depending on them must wait: the
 // PUBLISH of a message admitted under s-<id>, the PUBREC of an inbound
 // QoS 2 message under r-<id>, the PUBREL under sc-<id>. It starts a sync
-// on a goroutine of its own if none runs; the state owner goes on reading
-// and handling requests meanwhile, and sends when the result comes
-// (syncDone).
+// on a goroutine of its own if none runs. Meanwhile the receiver goes on
+// reading ahead, but the state owner takes no new batch or request (they
+// would write records the running sync does not cover, and the packets
+// would wait for the next one, and so on); it takes them, and sends, when
+// the result comes (syncDone).
 func (m *comms) needSync() bool {
 	s := m.c.syncer
 	if s == nil {

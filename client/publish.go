@@ -55,6 +55,11 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		}
 		return t
 	}
+	if c.disconnecting {
+		c.mu.Unlock()
+		t.complete(ErrNotConnected) // Disconnect takes no new work
+		return t
+	}
 	stage := c.durable && (qos != packet.QoS0 || (c.opts.PersistOfflineBuffer && !c.online))
 	if !stage {
 		c.postLocked(request{kind: reqPublish, msg: msg, tok: t})
@@ -87,6 +92,10 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 	case !c.running:
 		c.publishIdleLocked(t, msg)
 		c.mu.Unlock()
+	case c.disconnecting:
+		c.mu.Unlock()
+		_ = c.own.sess.Unstage(seq)
+		t.complete(ErrNotConnected)
 	default:
 		c.postLocked(request{kind: reqPublish, msg: msg, tok: t})
 		c.mu.Unlock()

@@ -36,6 +36,7 @@ type request struct {
 	ctx     context.Context
 	done    chan struct{} // reqDisconnect, reqCancel: closed when handled
 	err     error         // reqCancel: the cause the token fails with
+	stop    func() bool   // reqDisconnect: stops the AfterFunc on ctx
 }
 
 func (r request) fail(err error) {
@@ -86,13 +87,14 @@ func (m *comms) handleRequests(now time.Time) error {
 			}
 		case reqDisconnect:
 			rr := r
-			m.disc = &rr
-			context.AfterFunc(r.ctx, func() {
+			rr.stop = context.AfterFunc(r.ctx, func() {
 				select {
 				case c.wake <- struct{}{}:
 				default:
 				}
 			})
+			m.finishDisconnect() // one at a time: Client.Disconnect posts no second
+			m.disc = &rr
 		}
 	}
 	return lost

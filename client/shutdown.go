@@ -2,8 +2,10 @@ package client
 
 import "context"
 
-// Disconnect ends the connection gracefully: it stops taking new work,
-// waits within ctx for the messages in flight to complete, sends DISCONNECT
+// Disconnect ends the connection gracefully: it stops taking new work (a
+// publish, subscribe or unsubscribe made while it runs fails with
+// ErrNotConnected), waits within ctx for the messages in flight to
+// complete, sends DISCONNECT
 // [MQTT-3.14.4-1] and closes the connection. When ctx ends first, it sends
 // DISCONNECT anyway (if connected) and returns ctx's error. Messages still
 // in flight then fail with ErrClosed under a clean session; with
@@ -25,8 +27,18 @@ func (c *Client) Disconnect(ctx context.Context) error {
 		c.mu.Unlock()
 		return nil
 	}
-	loopDone := c.loopDone
+	quit, loopDone := c.quit, c.loopDone
 	done := make(chan struct{})
+	if c.disconnecting {
+		// Another Disconnect runs: wait for the same end.
+		c.mu.Unlock()
+		select {
+		case <-loopDone:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	}
+	c.disconnecting = true
 	c.postLocked(request{kind: reqDisconnect, ctx: ctx, done: done})
 	c.mu.Unlock()
 	select {
@@ -43,7 +55,7 @@ func (c *Client) Disconnect(ctx context.Context) error {
 			}
 		}
 	}
-	c.stopLoop()
+	c.stopLoopOf(quit) // not one a later Connect started
 	return ctx.Err()
 }
 
@@ -89,9 +101,16 @@ func (c *Client) Close() error {
 }
 
 // stopLoop makes the state owner end, if it runs, and waits for it.
-func (c *Client) stopLoop() {
+func (c *Client) stopLoop() { c.stopLoopOf(nil) }
+
+// stopLoopOf is stopLoop for the state owner whose quit channel is quit
+// (nil: whichever runs); it does nothing when another one runs now.
+func (c *Client) stopLoopOf(which chan struct{}) {
 	c.mu.Lock()
 	running, quit, loopDone, cancel, nc := c.running, c.quit, c.loopDone, c.cancel, c.netConn
+	if which != nil && which != quit {
+		running = false
+	}
 	if running {
 		select {
 		case <-quit:

@@ -153,11 +153,11 @@ func (m *comms) complete(ev session.Event, writeErr error) error {
 	switch op := ev.Tag.(type) {
 	case *Token:
 		err := publishErr(ev.Err)
-		if err == nil && op.qos == packet.QoS0 && writeErr != nil { // from pump: connected
-			err = &ConnectionLostError{Server: m.cn.server, Err: writeErr}
+		if err == nil && op.qos == packet.QoS0 && writeErr != nil {
+			err = &ConnectionLostError{Server: m.server, Err: writeErr}
 		}
-		if err != nil && errors.Is(err, session.ErrSessionCleared) { // at CONNACK: connected
-			err = &ConnectionLostError{Server: m.cn.server, Err: err}
+		if err != nil && errors.Is(err, session.ErrSessionCleared) {
+			err = &ConnectionLostError{Server: m.server, Err: err}
 		}
 		if isDone(op) { // failed already, at a clean session's loss
 			return nil
