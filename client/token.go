@@ -63,6 +63,11 @@ func (t *Token) MessageID() uint16 { return uint16(t.id.Load()) }
 // complete finishes the token. Only the owner of the session state calls
 // it (the loop, or a caller holding Client.mu while no loop runs); a second
 // call does nothing.
+//
+// It is not inlined: it is called from a dozen places, and the constrained
+// build counts every copy (client.TestMinimalBinarySize).
+//
+//go:noinline
 func (t *Token) complete(err error) {
 	select {
 	case <-t.done:
