@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,10 +43,41 @@ var knownFailures = map[string]map[string]string{
 		"session-takeover":                 "mochi v2.7.9 sends DISCONNECT (a packet only clients send in MQTT 3.1.1; MQTT 5 servers send it) to the older connection of a client id that connects again, then closes it",
 		"subscribe-invalid-filters":        "mochi v2.7.9 grants the filter a# (a # that does not follow a /) with SUBACK 0x00",
 	},
+	"aedes": {
+		"interop-zero-length-client-id":    "aedes 1.2.0 accepts an empty client id with CleanSession=0 with CONNACK 0x00 instead of refusing it with 0x02, the verdict of Paho's test_zero_length_clientid",
+		"zero-length-client-id-persistent": "aedes 1.2.0 accepts an empty client id with CleanSession=0 with CONNACK 0x00 instead of refusing it with 0x02 and closing",
+		"refused-connect-ignores-rest":     "aedes 1.2.0 accepts the CONNECT this check needs refused (an empty client id with CleanSession=0, MQTT-3.1.3-8), so what it does after a refusal cannot be seen",
+		"overlapping-subscriptions":        "aedes 1.2.0 delivers a QoS 2 message to x/# at QoS 0 and x/+ at QoS 2 as one copy at QoS 0: it keeps the QoS of one matching subscription, not the highest (with T/# at QoS 2 subscribed first, as in interop-overlapping-subscriptions, the copy comes at QoS 2)",
+		"redelivery-on-reconnect":          "aedes 1.2.0 re-sends an unacknowledged QoS 1 PUBLISH to a resumed session with DUP=0",
+		"dup-not-forwarded":                "aedes 1.2.0 forwards the publisher's DUP=1 to the subscriber on the first delivery of a message, instead of setting DUP independently of the incoming PUBLISH",
+		"bad-protocol-level":               "aedes 1.2.0 closes the connection on protocol level 6 without first sending CONNACK 0x01",
+		"topic-invalid-utf8":               "aedes 1.2.0 accepts a PUBLISH whose topic is not well-formed UTF-8 (bytes FF FE) and acknowledges it instead of closing",
+		"topic-surrogate":                  "aedes 1.2.0 accepts a PUBLISH whose topic encodes a UTF-16 surrogate (ED A0 80) and acknowledges it instead of closing",
+		"topic-null-char":                  "aedes 1.2.0 accepts a PUBLISH whose topic contains U+0000 and acknowledges it instead of closing",
+		"publish-packet-id-zero":           "aedes 1.2.0 accepts a QoS 1 PUBLISH with packet id 0 and answers it with PUBACK id 0 instead of closing",
+	},
 	"mosquitto": {
 		"reserved-flags-pingreq":            "mosquitto 2.0.11 does not check the fixed-header flags of PINGREQ: it answers a PINGREQ with flags 0001 with PINGRESP",
 		"overlapping-subscriptions":         "mosquitto 2.0.11 delivers a QoS 2 message to x/# at QoS 2 and x/+ at QoS 0 as one copy at QoS 0: it takes the QoS of the last matching subscription, not the highest",
 		"interop-overlapping-subscriptions": "mosquitto 2.0.11 delivers a QoS 2 message to T/# at QoS 2 and T/+ at QoS 1 as one copy at QoS 1, the verdict of Paho's test_overlapping_subscriptions",
+	},
+}
+
+// unstable is a check whose verdict on a broker changes from run to run:
+// some runs pass it, others fail it on rule (which may be "", for a
+// failure that names no rule) for the reason given.
+type unstable struct {
+	rule, why string
+}
+
+// unstableVerdicts are the checks that flip on a broker. They are recorded
+// with status "unstable", the rule and reason here, and the packets of a
+// failing run; a run may pass them or fail them on that rule, and nothing
+// else. Reasons end up in CONFORMANCE.md.
+var unstableVerdicts = map[string]map[string]unstable{
+	"aedes": {
+		"retained-qos0-replaces": {"MQTT-3.3.1-7", "aedes 1.2.0 sometimes gives a new subscription the retained QoS 1 message that a later retained QoS 0 message on the same topic replaced, after it has routed a still later message of the same publisher. Seen in 2 of the 30 runs of one soak (ten runs of the suite at once at -parallel 1, 4 and 16), 1 of 30 in another, none in the next"},
+		"dollar-topics":          {"", "the subscriber to # of this check gets every message on the broker, and aedes 1.2.0 sometimes sends it a QoS 0 PUBLISH with DUP=1, which breaks MQTT-3.3.1-2: it copies a publisher's DUP=1 into what it forwards (see dup-not-forwarded; that check and qos2-duplicate-delivered-once publish with DUP=1), also into a copy downgraded to QoS 0. The reader refuses the packet and the check fails without a rule of its own. It happens when such a PUBLISH, of this run or another, passes while the check is subscribed: in 11 and 13 of the 30 runs of two soaks (ten runs of the suite at once at -parallel 1, 4 and 16), at every level"},
 	},
 }
 
@@ -71,12 +103,51 @@ func readRecords(t *testing.T) []conformance.BrokerRecord {
 
 // checkAgainstRecord compares a run with the known failures and with the
 // recorded results, or records it with -update.
-func checkAgainstRecord(t *testing.T, broker, version string, results []Result) {
+//
+// A check listed in unstableVerdicts is recorded as unstable with the
+// packets of a failing run: this run's if it failed, else one of failing
+// (failing runs of other runs, by check name), else the record's.
+func checkAgainstRecord(t *testing.T, broker, version string, results []Result, failing map[string]Result) {
 	t.Helper()
 	known := knownFailures[broker]
+	flaky := unstableVerdicts[broker]
+	recs := readRecords(t)
+	i := 0
+	for i < len(recs) && recs[i].Broker != broker {
+		i++
+	}
+	was := make(map[string]conformance.BrokerCheck)
+	if i < len(recs) {
+		for _, e := range recs[i].Results {
+			was[e.Name] = e
+		}
+	}
 	rec := conformance.BrokerRecord{Broker: broker, Version: version}
 	for _, r := range results {
 		e := conformance.BrokerCheck{Name: r.Name, Rules: r.Rules, Status: string(r.Status), Rule: r.Rule}
+		if u, ok := flaky[r.Name]; ok {
+			e.Status, e.Rule, e.Reason = conformance.Unstable, u.rule, u.why
+			failed := r
+			if r.Status == Pass {
+				failed = failing[r.Name]
+			}
+			switch {
+			case r.Status != Pass && (r.Status != Fail || r.Rule != u.rule):
+				t.Errorf("%s: %s %s [%s], but it is listed as unstable with a failure of [%s]: %s\n%s", broker, r.Status, r.Name, r.Rule, u.rule, r.Reason,
+					strings.Join(r.Transcript, "\n"))
+			case failed.Status == Fail && failed.Rule == u.rule:
+				for _, l := range failed.Transcript {
+					e.Packets = append(e.Packets, clock.ReplaceAllString(l, ""))
+				}
+			default:
+				e.Packets = was[r.Name].Packets
+			}
+			if len(e.Packets) == 0 {
+				t.Errorf("%s: %s is listed as unstable but no run failed it and the record has no packets of a failing run; record again with -update", broker, r.Name)
+			}
+			rec.Results = append(rec.Results, e)
+			continue
+		}
 		switch r.Status {
 		case Fail, Timeout:
 			why, ok := known[r.Name]
@@ -97,11 +168,6 @@ func checkAgainstRecord(t *testing.T, broker, version string, results []Result) 
 		}
 		rec.Results = append(rec.Results, e)
 	}
-	recs := readRecords(t)
-	i := 0
-	for i < len(recs) && recs[i].Broker != broker {
-		i++
-	}
 	if *update {
 		if i == len(recs) {
 			recs = append(recs, rec)
@@ -117,10 +183,6 @@ func checkAgainstRecord(t *testing.T, broker, version string, results []Result) 
 	old := recs[i]
 	if old.Version != version {
 		t.Errorf("results were recorded for %s %s, this is %s; re-record with -update", broker, old.Version, version)
-	}
-	was := make(map[string]conformance.BrokerCheck, len(old.Results))
-	for _, e := range old.Results {
-		was[e.Name] = e
 	}
 	for _, e := range rec.Results {
 		w, ok := was[e.Name]
@@ -152,7 +214,7 @@ func TestBrokerMochi(t *testing.T) {
 	require.NoError(t, err)
 	logTable(t, results)
 	t.Logf("suite took %v", time.Since(start).Round(time.Millisecond))
-	checkAgainstRecord(t, "mochi", mochiVersion(), results)
+	checkAgainstRecord(t, "mochi", mochiVersion(), results, nil)
 }
 
 // TestBrokerMosquitto runs the whole suite against a mosquitto process
@@ -166,7 +228,46 @@ func TestBrokerMosquitto(t *testing.T) {
 	require.NoError(t, err)
 	logTable(t, results)
 	t.Logf("suite took %v", time.Since(start).Round(time.Millisecond))
-	checkAgainstRecord(t, "mosquitto", mosquittoVersion(t), results)
+	checkAgainstRecord(t, "mosquitto", mosquittoVersion(t), results, nil)
+}
+
+// TestBrokerAedes runs the whole suite against aedes (Node.js, the npm
+// version pinned in internal/testbroker/testdata/aedes) configured to
+// refuse refusedFilter, and compares the results with those recorded.
+//
+// Two checks flip on aedes (unstableVerdicts). To record the packets of
+// their failures, -update also runs the suite ten times at once at
+// -parallel 16, the load under which they fail, and keeps the first
+// failing transcript of each.
+func TestBrokerAedes(t *testing.T) {
+	a := testbroker.StartAedes(t, testbroker.AedesConfig{RefusedFilter: refusedFilter})
+	start := time.Now()
+	results, err := Run(context.Background(), Config{URI: a.URI(), Prefix: "lntaedes", RefusedFilter: refusedFilter}, Checks())
+	require.NoError(t, err)
+	logTable(t, results)
+	t.Logf("suite took %v", time.Since(start).Round(time.Millisecond))
+	var failing map[string]Result
+	if *update {
+		failing = make(map[string]Result)
+		runs := make([][]Result, 10)
+		var wg sync.WaitGroup
+		for i := range runs {
+			wg.Go(func() {
+				runs[i], _ = Run(context.Background(), Config{URI: a.URI(), Parallel: 16,
+					Prefix: fmt.Sprintf("lntaedesu%d", i), RefusedFilter: refusedFilter}, Checks())
+			})
+		}
+		wg.Wait()
+		for _, res := range runs {
+			for _, r := range res {
+				u, ok := unstableVerdicts["aedes"][r.Name]
+				if _, seen := failing[r.Name]; ok && !seen && r.Status == Fail && r.Rule == u.rule {
+					failing[r.Name] = r
+				}
+			}
+		}
+	}
+	checkAgainstRecord(t, "aedes", a.Version, results, failing)
 }
 
 // startMosquitto starts mosquitto with the dynamic-security plugin set to

@@ -16,8 +16,13 @@ type BrokerRecord struct {
 	Results []BrokerCheck `json:"results"`
 }
 
-// BrokerCheck is one check's recorded outcome: pass, fail, timeout or
-// skip; for a failure, the rule it breaks, why, and the packets.
+// Unstable is the recorded status of a check whose verdict on a broker
+// changes from run to run: some runs pass it, others fail it on Rule.
+const Unstable = "unstable"
+
+// BrokerCheck is one check's recorded outcome: pass, fail, timeout, skip
+// or unstable; for a failure or an unstable verdict, the rule a failure
+// breaks, why, and the packets of a failing run.
 type BrokerCheck struct {
 	Name   string   `json:"name"`
 	Rules  []string `json:"rules"`
@@ -87,7 +92,8 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	b.WriteString("of the test suite by `go test ./internal/brokercheck`, which fails when a result changes from the one\n")
 	b.WriteString("recorded in `testdata/conformance/brokers.json` (re-record with `-update`). A failure listed here is\n")
 	b.WriteString("a real deviation of that broker, explained below the table; the packets that show each one are\n")
-	b.WriteString("recorded with it in brokers.json.\n\n")
+	b.WriteString("recorded with it in brokers.json. A check marked unstable passes in some runs on that broker and\n")
+	b.WriteString("fails in others, on the rule given; the packets of a failing run are recorded.\n\n")
 	b.WriteString("| check | statements |")
 	sep := "|---|---|"
 	for _, r := range recs {
@@ -104,6 +110,10 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 				b.WriteString(" — |")
 			case c.Status == "fail" && c.Rule != "":
 				fmt.Fprintf(&b, " **fail** (%s) |", c.Rule)
+			case c.Status == Unstable && c.Rule != "":
+				fmt.Fprintf(&b, " **unstable**: pass or fail (%s) |", c.Rule)
+			case c.Status == Unstable:
+				b.WriteString(" **unstable**: pass or fail |")
 			default:
 				fmt.Fprintf(&b, " %s |", c.Status)
 			}
@@ -112,7 +122,7 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 	}
 	b.WriteString("\n")
 	for _, r := range recs {
-		pass, fail, skip, timeout := 0, 0, 0, 0
+		pass, fail, skip, timeout, flaky := 0, 0, 0, 0, 0
 		var notes []string
 		for _, c := range r.Results {
 			switch c.Status {
@@ -127,9 +137,16 @@ func BuildBrokers(statements []Statement, recs []BrokerRecord) (string, error) {
 			case "timeout":
 				timeout++
 				notes = append(notes, fmt.Sprintf("- `%s` (timed out): %s", c.Name, cell(c.Reason)))
+			case Unstable:
+				flaky++
+				notes = append(notes, fmt.Sprintf("- `%s` (unstable: some runs pass it, others fail it): %s", c.Name, cell(c.Reason)))
 			}
 		}
-		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d timed out, %d skipped.\n", r.Broker, r.Version, pass, fail, timeout, skip)
+		fmt.Fprintf(&b, "%s %s: %d passed, %d failed, %d timed out, %d skipped", r.Broker, r.Version, pass, fail, timeout, skip)
+		if flaky > 0 {
+			fmt.Fprintf(&b, ", %d unstable", flaky)
+		}
+		b.WriteString(".\n")
 		for _, n := range notes {
 			b.WriteString(n + "\n")
 		}

@@ -164,3 +164,24 @@ func TestEveryClientStatementCovered(t *testing.T) {
 	}
 	require.Empty(t, uncovered, "client-binding statements with no test and no note in testdata/conformance/notes.tsv")
 }
+
+// TestBuildBrokersUnstable shows that a check whose verdict flips is
+// rendered as unstable, with its rule and reason, counted apart from
+// passes and failures, and that a record without one keeps its old
+// summary line.
+func TestBuildBrokersUnstable(t *testing.T) {
+	st := []Statement{{ID: "MQTT-3.3.1-7", Binds: "Server"}}
+	out, err := BuildBrokers(st, []BrokerRecord{
+		{Broker: "b", Version: "1", Results: []BrokerCheck{
+			{Name: "c", Rules: []string{"MQTT-3.3.1-7"}, Status: Unstable, Rule: "MQTT-3.3.1-7", Reason: "sometimes"},
+			{Name: "d", Rules: []string{"MQTT-3.3.1-7"}, Status: Unstable, Reason: "no rule"},
+			{Name: "e", Rules: []string{"MQTT-3.3.1-7"}, Status: "pass"}}},
+		{Broker: "s", Version: "2", Results: []BrokerCheck{{Name: "c", Rules: []string{"MQTT-3.3.1-7"}, Status: "pass"}}},
+	})
+	require.NoError(t, err)
+	require.Contains(t, out, "| `c` | MQTT-3.3.1-7 | **unstable**: pass or fail (MQTT-3.3.1-7) | pass |")
+	require.Contains(t, out, "| `d` | MQTT-3.3.1-7 | **unstable**: pass or fail | — |")
+	require.Contains(t, out, "- `c` (unstable: some runs pass it, others fail it): sometimes")
+	require.Contains(t, out, "b 1: 1 passed, 0 failed, 0 timed out, 0 skipped, 2 unstable.")
+	require.Contains(t, out, "s 2: 1 passed, 0 failed, 0 timed out, 0 skipped.")
+}

@@ -1,5 +1,6 @@
 // Package testbroker starts real MQTT brokers for tests: mochi-mqtt in
-// process, and the mosquitto binary when it is installed.
+// process, the mosquitto binary when it is installed, and aedes (Node.js)
+// when node and npm are.
 //
 // # Usage
 //
@@ -26,8 +27,27 @@
 // PATH, then in /usr/sbin), unless the environment sets
 // LINNET_REQUIRE_MOSQUITTO=1, in which case the test fails.
 //
-// Readiness is awaited by polling a TCP dial with a bounded deadline; that
-// only tells when the broker listens, it is not used to order test logic.
+// An aedes process, from the npm package pinned in testdata/aedes
+// (package.json and package-lock.json; broker.mjs is the script it runs):
+//
+//	a := testbroker.StartAedes(t, testbroker.AedesConfig{RefusedFilter: "refused/#"})
+//	a.URI()     // tcp://127.0.0.1:<port>
+//	a.Version   // "1.2.0"
+//	a.Stop()    // also done by t.Cleanup
+//
+// The first StartAedes or RequireAedes of a test binary runs `npm ci` in
+// testdata/aedes when its node_modules does not hold the pinned version
+// (into a directory of its own, renamed into place, so parallel test
+// binaries do not collide); later runs reuse node_modules. They skip the
+// test when node (20 or later) or npm is missing or the install fails,
+// unless LINNET_REQUIRE_AEDES=1, in which case the test fails. aedes
+// listens on a port the kernel chooses and says which on a ready line;
+// it exits when its standard input closes, so it also ends with a test
+// binary that dies.
+//
+// mosquitto's readiness is awaited by polling a TCP dial with a bounded
+// deadline; that only tells when the broker listens, it is not used to
+// order test logic. aedes's is its ready line.
 //
 // # Concurrency
 //
@@ -45,5 +65,8 @@
 // Test use only. Free ports for mosquitto are found by listening on port 0
 // and closing again, so another process may take one in between; start is
 // retried on "Address already in use". mochi is run with its default
-// capabilities (it speaks MQTT 5 and 3.1.1).
+// capabilities (it speaks MQTT 5 and 3.1.1). The aedes directory is found
+// from this package's source path as the compiler recorded it, so a test
+// binary built with -trimpath skips the aedes tests (or fails them under
+// LINNET_REQUIRE_AEDES=1).
 package testbroker
