@@ -110,43 +110,7 @@ func killStream(t *testing.T, b killBroker) {
 	}
 	require.Equal(t, total, from, "the stream did not reach its end")
 
-	seen := map[int]int{}
-	for missing := len(returned); missing > 0; {
-		select {
-		case m := <-got:
-			i, err := strconv.Atoi(string(m.Payload))
-			require.NoError(t, err)
-			seen[i]++
-			if returned[i] && seen[i] == 1 {
-				missing--
-			}
-		case <-ctx.Done():
-			var lost []int
-			for i := range returned {
-				if seen[i] == 0 {
-					lost = append(lost, i)
-				}
-			}
-			t.Fatalf("lost %d messages whose PublishAsync had returned: %v", len(lost), lost[:min(len(lost), 20)])
-		}
-	}
-	// A marker behind everything: duplicates would have come before it.
-	require.NoError(t, watcher.Publish(ctx, "kill/q2", 2, false, []byte("-1")))
-	for {
-		m := <-got
-		if string(m.Payload) == "-1" {
-			break
-		}
-		i, _ := strconv.Atoi(string(m.Payload))
-		seen[i]++
-	}
-	dups := 0
-	for i, n := range seen {
-		if _, qos := killTopic(i); qos == 2 && n > 1 {
-			t.Errorf("QoS 2 message %d delivered %d times", i, n)
-		}
-		dups += n - 1
-	}
+	dups := awaitOnce(t, ctx, watcher, got, returned)
 	t.Logf("%d messages returned, %d QoS 1 duplicates", len(returned), dups)
 }
 
