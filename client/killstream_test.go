@@ -46,10 +46,12 @@ func TestStreamSurvivesSIGKILLs(t *testing.T) {
 			// In about 1 run of 30 under load, a QoS 1 message whose
 			// PublishAsync had returned never reached mochi's other
 			// subscriber, while mosquitto never lost one in as many
-			// runs. Not explained yet (mochi v2.7.9 writes the PUBACK
-			// before it routes the message, and drops the message when
-			// that write fails); until it is, the stream runs against the
-			// reference broker only.
+			// runs. Not proven, but the likely cause is mochi v2.7.9's
+			// known loss of a connection that reuses the client id of
+			// one that just ended (docs/decisions.md), which each
+			// restart of the publisher does; the same loss made the
+			// conformance suite's ordering check time out on mochi. The
+			// stream runs against the reference broker.
 			continue
 		}
 		t.Run(b.name, func(t *testing.T) { killStream(t, b) })
