@@ -21,14 +21,7 @@ import (
 // mosquitto inherits it); each iteration is the whole 10,000.
 func BenchmarkIdle10k(b *testing.B) {
 	const k = 10000
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-	if lim.Max < k+200 { // mosquitto, another process, has its own
-		b.Skipf("file limit %d is too low for %d connections", lim.Max, k)
-	}
+	raiseFileLimit(b, k)
 	mq := testbroker.StartMosquitto(b, testbroker.MosquittoConfig{Extra: []string{"max_connections -1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -80,14 +73,7 @@ func benchIdleUsed(b *testing.B, k int) {
 	if os.Getenv("LINNET_IDLE_HEAPPROFILE") != "" {
 		runtime.MemProfileRate = 1
 	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-	if lim.Max < uint64(k)+200 {
-		b.Skipf("file limit %d is too low for %d connections", lim.Max, k)
-	}
+	raiseFileLimit(b, k)
 	mq := testbroker.StartMosquitto(b, testbroker.MosquittoConfig{Extra: []string{"max_connections -1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -142,5 +128,19 @@ func benchIdleUsed(b *testing.B, k int) {
 		for _, c := range cs {
 			c.Close()
 		}
+	}
+}
+
+// raiseFileLimit raises the soft file limit to the hard one (mosquitto,
+// started after, inherits it) and skips b when that is too low for k
+// connections.
+func raiseFileLimit(b *testing.B, k int) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	if lim.Max < uint64(k)+200 { // mosquitto, another process, has its own
+		b.Skipf("file limit %d is too low for %d connections", lim.Max, k)
 	}
 }
