@@ -172,14 +172,8 @@ func (c *Client) Options() Options {
 func (c *Client) String() string {
 	b := make([]byte, 0, 128)
 	b = strconv.AppendQuote(append(b, "client.Client{ClientID:"...), c.opts.ClientID)
-	b = append(b, " Servers:["...)
-	for i, s := range c.opts.Servers {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = strconv.AppendQuote(b, transport.Redact(s))
-	}
-	b = strconv.AppendBool(append(b, "] Connected:"...), c.IsConnected())
+	b = appendServers(append(b, " Servers:"...), c.opts.Servers)
+	b = strconv.AppendBool(append(b, " Connected:"...), c.IsConnected())
 	return string(append(b, '}'))
 }
 

@@ -435,14 +435,8 @@ func (o Options) String() string {
 	// afford (issue 5); the text is what fmt's %q, %d, %t and %v wrote, the
 	// server list in fmt's ["a" "b"] form.
 	b := make([]byte, 0, 512)
-	b = append(b, "Options{Servers:["...)
-	for i, s := range o.Servers {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = strconv.AppendQuote(b, transport.Redact(s))
-	}
-	b = strconv.AppendQuote(append(b, "] ClientID:"...), o.ClientID)
+	b = appendServers(append(b, "Options{Servers:"...), o.Servers)
+	b = strconv.AppendQuote(append(b, " ClientID:"...), o.ClientID)
 	b = strconv.AppendQuote(append(b, " Username:"...), o.Username)
 	b = strconv.AppendInt(append(b, " Password:<redacted len="...), int64(len(o.Password)), 10)
 	b = strconv.AppendBool(append(b, "> PersistentSession:"...), o.PersistentSession)
@@ -458,6 +452,19 @@ func (o Options) String() string {
 	b = strconv.AppendBool(append(b, " Will:"...), o.Will != nil)
 	b = strconv.AppendBool(append(b, " Credentials:"...), o.Credentials != nil)
 	return string(append(b, '}'))
+}
+
+// appendServers appends servers in fmt's ["a" "b"] form, each with its
+// password replaced by "xxxxx".
+func appendServers(b []byte, servers []string) []byte {
+	b = append(b, '[')
+	for i, s := range servers {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendQuote(b, transport.Redact(s))
+	}
+	return append(b, ']')
 }
 
 // GoString is String, so that %#v does not print the password either.

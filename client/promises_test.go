@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linnet-mqtt/linnet/internal/fakebroker"
+	"github.com/linnet-mqtt/linnet/internal/testbroker"
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/linnet-mqtt/linnet/session"
 	"github.com/linnet-mqtt/linnet/transport"
@@ -40,24 +40,6 @@ func (r *record[T]) get() []T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.v)
-}
-
-// lockedBuffer is a bytes.Buffer that a logger and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestBackoffAfterUnprovenConnection checks that a server that accepts the
@@ -142,7 +124,7 @@ func TestSecretsStayHidden(t *testing.T) {
 	const secret = "s3cr3t-pw"
 	synctest.Test(t, func(t *testing.T) {
 		fb := fakebroker.New(t)
-		var logs lockedBuffer
+		var logs testbroker.LockedBuffer
 		var seen record[string] // everything the application could print
 		server := "tcp://alice:" + secret + "@fakebroker.invalid:1883"
 		c, err := New(Options{

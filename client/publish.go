@@ -48,7 +48,7 @@ func (c *Client) PublishAsync(topic string, qos packet.QoS, retain bool, payload
 		// writes it to the store) or is refused.
 		c.publishIdleLocked(t, msg)
 		c.mu.Unlock()
-		if c.syncer != nil && c.durable && !isDone(t) {
+		if c.syncer != nil && !isDone(t) { // a store.Memory has no Sync
 			if err := c.syncer.Sync(); err != nil {
 				c.log.Warn("mqtt: syncing the persistence store", "err", err)
 			}

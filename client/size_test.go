@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linnet-mqtt/linnet/internal/gotool"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
 	"github.com/linnet-mqtt/linnet/packet"
 	"github.com/stretchr/testify/require"
@@ -47,7 +48,7 @@ var constrainedLeftOut = []string{"log/slog", "encoding/json", "fmt", "net/url",
 // of testdata/minimal links none of constrainedLeftOut: cheaper and more
 // precise than the size, and it names the culprit.
 func TestConstrainedDeps(t *testing.T) {
-	goBin := goCommand(t)
+	goBin := gotool.Command(t)
 	out, err := exec.Command(goBin, "list", "-deps", "-tags", minimalBuilds[0].tags, "./testdata/minimal").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	deps := strings.Fields(string(out))
@@ -71,7 +72,7 @@ func TestConstrainedDeps(t *testing.T) {
 // test only when its enforce flag is set. The builds use the build cache,
 // so a rerun takes a few seconds.
 func TestMinimalBinarySize(t *testing.T) {
-	goBin := goCommand(t)
+	goBin := gotool.Command(t)
 	dir := t.TempDir()
 	for _, tc := range minimalBuilds {
 		out := filepath.Join(dir, tc.name)
@@ -93,7 +94,7 @@ func TestMinimalBinarySize(t *testing.T) {
 		switch {
 		case size <= tc.goal && !tc.enforce:
 			t.Logf("%s: the goal is met; set enforce in minimalBuilds to keep it", tc.name)
-		case size > tc.goal && tc.enforce && goalPlatform():
+		case size > tc.goal && tc.enforce && gotool.GoalPlatform():
 			t.Errorf("%s: %d bytes, more than the goal of %d", tc.name, size, tc.goal)
 		case size > tc.goal && tc.enforce:
 			t.Logf("%s: %d bytes over the goal, not enforced on %s %s/%s", tc.name, size-tc.goal, runtime.Version(), runtime.GOOS, runtime.GOARCH)
@@ -138,24 +139,4 @@ func runMinimal(t *testing.T, bin string) {
 	require.ErrorAs(t, err, &exit, "against %s the minimal program should fail; output: %s", closed, out)
 	require.Equal(t, 1, exit.ExitCode(), "output: %s", out)
 	require.NotEmpty(t, out, "a failure should say why")
-}
-
-// goalPlatform reports whether the size goals hold here: they were set and
-// met for Go 1.26 on linux/amd64; another toolchain or platform links a
-// different runtime, and its sizes are notes, not failures.
-func goalPlatform() bool {
-	return strings.HasPrefix(runtime.Version(), "go1.26") && runtime.GOOS == "linux" && runtime.GOARCH == "amd64"
-}
-
-// goCommand returns the path of the go command, skipping t in -short runs
-// (building is slow) and where there is none.
-func goCommand(t *testing.T) string {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
-	return goBin
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/linnet-mqtt/linnet/client"
 	"github.com/linnet-mqtt/linnet/dms"
+	"github.com/linnet-mqtt/linnet/internal/gotool"
 	"github.com/linnet-mqtt/linnet/internal/testbroker"
 )
 
@@ -34,7 +35,7 @@ var agentLeftOut = []string{"log/slog", "encoding/json", "fmt", "net/url", "cryp
 // TestConstrainedAgentDeps checks with go list -deps that the constrained
 // build of testdata/minimal links none of agentLeftOut.
 func TestConstrainedAgentDeps(t *testing.T) {
-	goBin := goCommand(t)
+	goBin := gotool.Command(t)
 	out, err := exec.Command(goBin, "list", "-deps", "-tags", constrainedTags, "./testdata/minimal").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	deps := strings.Fields(string(out))
@@ -52,7 +53,7 @@ func TestConstrainedAgentDeps(t *testing.T) {
 // mochi with the back-end simulator: it must reach its first acknowledged
 // heartbeat and exit 0, and exit 1 against a closed port.
 func TestMinimalBinarySize(t *testing.T) {
-	goBin := goCommand(t)
+	goBin := gotool.Command(t)
 	bin := filepath.Join(t.TempDir(), "minimal-agent")
 	cmd := exec.Command(goBin, "build", "-tags", constrainedTags, "-ldflags=-s -w", "-trimpath", "-o", bin, "./testdata/minimal")
 	cmd.Stderr = os.Stderr
@@ -62,7 +63,7 @@ func TestMinimalBinarySize(t *testing.T) {
 	size := fi.Size()
 	t.Logf("constrained agent: %d bytes (%.2f MB), goal %.2f MB", size, float64(size)/1e6, float64(minimalAgentGoal)/1e6)
 	if size > minimalAgentGoal {
-		if goalPlatform() {
+		if gotool.GoalPlatform() {
 			t.Errorf("constrained agent: %d bytes, more than the goal of %d", size, minimalAgentGoal)
 		} else {
 			t.Logf("over the goal, not enforced on %s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
@@ -87,25 +88,6 @@ func TestMinimalBinarySize(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "output: %s", out)
 	require.Equal(t, 1, exit.ExitCode(), "output: %s", out)
-}
-
-// goalPlatform reports whether the size goal holds here: it was set for Go
-// 1.26 on linux/amd64.
-func goalPlatform() bool {
-	return strings.HasPrefix(runtime.Version(), "go1.26") && runtime.GOOS == "linux" && runtime.GOARCH == "amd64"
-}
-
-// goCommand returns the path of the go command, skipping t in -short runs
-// and where there is none.
-func goCommand(t *testing.T) string {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
-	return goBin
 }
 
 // closedAddr returns a loopback address that was free a moment ago.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,50 +115,36 @@ func eagerServer(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	serveEach(t, ln, func(c net.Conn) {
+		defer c.Close()
+		rd, w := packet.NewReader(c), packet.NewWriter(c)
 		for {
-			c, err := ln.Accept()
+			p, err := rd.ReadPacket()
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				rd, w := packet.NewReader(c), packet.NewWriter(c)
-				for {
-					p, err := rd.ReadPacket()
-					if err != nil {
-						return
-					}
-					var out []packet.Packet
-					switch p := p.(type) {
-					case *packet.Connect:
-						out = []packet.Packet{&packet.Connack{}}
-					case *packet.Subscribe:
-						codes := make([]packet.SubackCode, len(p.Subscriptions))
-						out = []packet.Packet{&packet.Publish{Topic: "early", Payload: []byte("x")},
-							&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes}}
-					case *packet.Publish:
-						if p.QoS == 1 {
-							out = []packet.Packet{&packet.Puback{PacketID: p.PacketID}}
-						}
-					case *packet.Pingreq:
-						out = []packet.Packet{&packet.Pingresp{}}
-					}
-					for _, q := range out {
-						if w.WritePacket(q) != nil {
-							return
-						}
-					}
+			var out []packet.Packet
+			switch p := p.(type) {
+			case *packet.Connect:
+				out = []packet.Packet{&packet.Connack{}}
+			case *packet.Subscribe:
+				codes := make([]packet.SubackCode, len(p.Subscriptions))
+				out = []packet.Packet{&packet.Publish{Topic: "early", Payload: []byte("x")},
+					&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes}}
+			case *packet.Publish:
+				if p.QoS == 1 {
+					out = []packet.Packet{&packet.Puback{PacketID: p.PacketID}}
 				}
-			}()
+			case *packet.Pingreq:
+				out = []packet.Packet{&packet.Pingresp{}}
+			}
+			for _, q := range out {
+				if w.WritePacket(q) != nil {
+					return
+				}
+			}
 		}
-	}()
+	})
 	return "tcp://" + ln.Addr().String()
 }
 

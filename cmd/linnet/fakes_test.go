@@ -129,25 +129,27 @@ func startSOCKS(t *testing.T, broker, user, pass string) *socksServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := &socksServer{addr: ln.Addr().String(), broker: broker}
+	serveEach(t, ln, func(c net.Conn) {
+		defer c.Close()
+		s.serve(c, user, pass)
+	})
+	return s
+}
+
+// serveEach accepts connections on ln until the test ends and hands each to
+// handle on a goroutine of its own; the cleanup closes ln and waits for them.
+func serveEach(t *testing.T, ln net.Listener, handle func(net.Conn)) {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				s.serve(c, user, pass)
-			}()
+			wg.Go(func() { handle(c) })
 		}
-	}()
-	return s
+	})
 }
 
 func (s *socksServer) serve(c net.Conn, user, pass string) {
@@ -232,27 +234,13 @@ func startALPNFront(t *testing.T, b *testbroker.Mochi) (string, <-chan []string)
 		}}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				up, err := net.Dial("tcp", b.TCPAddr)
-				if err != nil {
-					c.Close()
-					return
-				}
-				pipe(c, up)
-			}()
+	serveEach(t, ln, func(c net.Conn) {
+		up, err := net.Dial("tcp", b.TCPAddr)
+		if err != nil {
+			c.Close()
+			return
 		}
-	}()
+		pipe(c, up)
+	})
 	return ln.Addr().String(), protos
 }

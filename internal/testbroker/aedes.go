@@ -36,7 +36,7 @@ type Aedes struct {
 	cmd    *exec.Cmd
 	stdin  io.Closer
 	exited chan struct{}
-	out    *lockedBuffer
+	out    *LockedBuffer
 }
 
 // URI returns tcp://<Addr>.
@@ -230,7 +230,7 @@ func npmCI(dir, version string) error {
 func StartAedes(t testing.TB, cfg AedesConfig) *Aedes {
 	t.Helper()
 	node, dir := RequireAedes(t)
-	a := &Aedes{out: &lockedBuffer{}}
+	a := &Aedes{out: &LockedBuffer{}}
 	ready := &readyWriter{w: a.out, ready: make(chan string, 1)}
 	args := []string{filepath.Join(dir, "broker.mjs"), "0"}
 	if cfg.RefusedFilter != "" {

@@ -59,7 +59,7 @@ type Mosquitto struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *lockedBuffer
+	out    *LockedBuffer
 }
 
 // URI returns tcp://127.0.0.1:<Port>.
@@ -198,7 +198,7 @@ func (m *Mosquitto) config(cfg MosquittoConfig) string {
 func (m *Mosquitto) start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.out = &lockedBuffer{}
+	m.out = &LockedBuffer{}
 	cmd := exec.Command(m.bin, "-c", m.conf)
 	cmd.Stdout, cmd.Stderr = m.out, m.out
 	if err := cmd.Start(); err != nil {
@@ -287,18 +287,20 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for one writer (a process's output, a
+// logger) and readers (the test) at once.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
