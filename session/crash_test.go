@@ -99,6 +99,27 @@ func TestCrashBetweenScAndRemove(t *testing.T) {
 	require.Equal(t, []string{"sc-1"}, c.storeKeys())
 }
 
+// TestResentPubrelTwoPubcomps checks that a PUBREL re-sent on a resumed
+// session may bring two PUBCOMPs without the second being an unknown ack:
+// one the server re-sends from before the crash (mochi does, when the
+// process died while it wrote it) and its answer to the re-sent PUBREL.
+// With strict acks the second once ended the connection [MQTT-4.8.0-1].
+func TestResentPubrelTwoPubcomps(t *testing.T) {
+	c := newCrashHarness(t, Options{StrictAcks: true})
+	runSteps(t, c.harness, []step{
+		{at: 0, do: connack(false, false)},
+		{at: 1, do: publish(2, "a"), want: []string{"> PUBLISH q2 id=1 dup=0 t a"}},
+		{at: 2, do: recv(&packet.Pubrec{PacketID: 1}), want: []string{"> PUBREL 1"}},
+	})
+	c.crashAndRestart(t)
+	runSteps(t, c.harness, []step{
+		{at: 3, do: connack(true, false), want: []string{"> PUBREL 1"}},
+		{at: 4, do: recv(&packet.Pubcomp{PacketID: 1}), want: []string{"! done 1"}},
+		{at: 5, do: recv(&packet.Pubcomp{PacketID: 1})}, // no error, nothing done
+	})
+	require.Empty(t, c.storeKeys())
+}
+
 // TestCrashInboundQoS2 checks [MQTT-4.3.3-2] and [MQTT-4.4.0-1] with the
 // file store, in the windows of an inbound QoS 2 message:
 //

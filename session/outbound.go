@@ -250,6 +250,11 @@ func (s *Session) queueResend(r *outRecord) {
 		s.held--
 	}
 	if r.st == stReleased {
+		// The server may answer twice: it may re-send, on the resumed
+		// session, a PUBCOMP it had sent as the last connection died (mochi
+		// keeps it among its in-flight packets until the write returns),
+		// and it answers this PUBREL too, also once the first completed it.
+		s.expectExtraComp(r.pub.PacketID)
 		s.control.Push(sendEntry{typ: packet.TypePubrel, pid: r.pub.PacketID, rec: r, gen: r.gen})
 		return
 	}
